@@ -1,0 +1,73 @@
+"""Configuration classes, read from the environment. No Flask import: the CLI, the scheduler and the
+tests read the same settings."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("CREDIT_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def default_database_url() -> str:
+    """The embedded default: an SQLite file under instance/."""
+    return f"sqlite:///{INSTANCE_DIR / 'credit.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common `postgres://` and `postgresql://` spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_secret_key() -> str:
+    """SECRET_KEY from the environment, else a random key kept in instance/secret_key (never in the repo).
+
+    Several hosts behind one proxy must share the key: set SECRET_KEY there."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+class Config:
+    """Production defaults; every value can be set through the environment."""
+
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or default_database_url())
+    SQL_ECHO = os.environ.get("SQL_ECHO") == "1"
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    FIRMS_PER_PAGE = 50
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # uploads: a spreadsheet of a million rows fits
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = load_secret_key()
+
+
+class TestConfig(Config):
+    """The test suite: DATABASE_URL comes from the fixture; CSRF stays on so tests prove it."""
+
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"  # noqa: S105 - the test suite only
+
+    def __init__(self) -> None:  # no instance/secret_key file for tests
+        pass

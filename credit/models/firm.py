@@ -1,0 +1,65 @@
+"""The firm register (市场主体), keyed by the 统一社会信用代码."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from credit.models.base import utcnow
+from credit.reference import REGIONS, validate_industry, validate_scale
+from credit.uscc import validate_uscc
+
+FIRM_FIELDS = ("uscc", "name", "legal_representative", "address", "region", "industry", "scale")
+
+
+class FirmBase(SQLModel):
+    """What a firm is, as registered."""
+
+    uscc: str = Field(min_length=18, max_length=18, unique=True, index=True)
+    name: str = Field(min_length=2, max_length=200, index=True)
+    legal_representative: str = Field(default="", max_length=50)
+    address: str = Field(default="", max_length=300)
+    region: str = Field(max_length=50, index=True)
+    industry: str = Field(max_length=3, index=True)
+    scale: str = Field(max_length=4)
+
+
+class Firm(FirmBase, table=True):
+    """A firm's row in the register. Validated through FirmCreate before it is written."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FirmCreate(FirmBase):
+    """A validated firm, from a form, an import row or the API."""
+
+    @field_validator("uscc", mode="before")
+    @classmethod
+    def _uscc(cls, value: object) -> str:
+        return validate_uscc(str(value or ""))
+
+    @field_validator("name", "legal_representative", "address", "region", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> str:
+        return " ".join(str(value or "").split())
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in REGIONS:
+            raise ValueError(f"所属镇街「{value}」不在本市区划名录中")
+        return value
+
+    @field_validator("industry", mode="before")
+    @classmethod
+    def _industry(cls, value: object) -> str:
+        return validate_industry(str(value or "").strip())
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale(cls, value: object) -> str:
+        return validate_scale(str(value or "").strip())

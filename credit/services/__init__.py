@@ -1,0 +1,1 @@
+"""Use cases. Each takes a Session, flushes and never commits: the caller owns the unit of work."""

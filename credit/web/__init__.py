@@ -1,0 +1,84 @@
+"""The Flask application factory: a list of small named steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(config: object | None = None) -> Flask:
+    """Build the app from a config object (default: `config.Config`, read from the environment)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config if config is not None else Config())
+    if app.config.get("PROXY_COUNT"):
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def select_locale() -> str:
+    """Chinese unless the visitor chose English (the `lang` cookie)."""
+    from flask import current_app
+
+    choice = request.cookies.get("lang", "")
+    return choice if choice in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def register_extensions(app: Flask) -> None:
+    from credit.web import db
+    from credit.web.extensions import babel, csrf, login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def _load_user(session_id: str):
+        from credit.services.users import load_user
+
+        return load_user(db.get_session(), session_id)
+
+
+def register_blueprints(app: Flask) -> None:
+    from credit.web.admin.routes import bp as admin_bp
+    from credit.web.auth.routes import bp as auth_bp
+    from credit.web.public.routes import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from credit.web.errors import init_app
+
+    init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from credit.web.cli import credit_cli
+
+    app.cli.add_command(credit_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from credit.web.helpers import init_app
+
+    init_app(app)

@@ -1,0 +1,216 @@
+"""Staff pages: the firm register, users and the audit log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from pydantic import ValidationError
+from sqlmodel import col, func, select
+
+from credit.models import AuditEntry, Firm, FirmCreate, User
+from credit.models.firm import FIRM_FIELDS
+from credit.reference import REGIONS
+from credit.services.audit import audit_entries
+from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_errors, get_firm, search_firms, update_firm
+from credit.services.users import UserError, create_user, set_password, update_user
+from credit.web.admin.forms import FirmForm, ResetPasswordForm, UserCreateForm, UserEditForm
+from credit.web.db import get_session, unit_of_work
+from credit.web.security import STAFF, roles_required
+
+bp = Blueprint("admin", __name__)
+
+FIRM_EDITORS = ("admin", "recorder")
+
+
+def _int_arg(name: str, default: int = 1) -> int:
+    try:
+        return max(1, int(request.args.get(name, default)))
+    except ValueError:
+        return default
+
+
+@bp.route("/")
+@roles_required()
+def index():
+    session = get_session()
+    counts = {
+        "firms": session.exec(select(func.count()).select_from(Firm)).one(),
+        "users": session.exec(select(func.count()).select_from(User)).one(),
+    }
+    return render_template("admin/index.html", counts=counts)
+
+
+@bp.route("/firms")
+@roles_required(*STAFF)
+def firm_list():
+    query = FirmQuery(
+        text=request.args.get("q", "")[:200],
+        region=request.args.get("region", ""),
+        industry=request.args.get("industry", "")[:3],
+        page=_int_arg("page"),
+        per_page=current_app.config["FIRMS_PER_PAGE"],
+    )
+    result = search_firms(get_session(), query)
+    return render_template("admin/firm_list.html", result=result, query=query, regions=REGIONS)
+
+
+def _firm_or_404(uscc: str) -> Firm:
+    firm = get_firm(get_session(), uscc)
+    if firm is None:
+        abort(404)
+    return firm
+
+
+@bp.route("/firms/<uscc>")
+@roles_required(*STAFF)
+def firm_detail(uscc: str):
+    firm = _firm_or_404(uscc)
+    history = audit_entries(get_session(), entity="firm", entity_id=str(firm.id), limit=50)
+    return render_template("admin/firm_detail.html", firm=firm, history=history)
+
+
+def _validated_firm(form: FirmForm) -> FirmCreate | None:
+    """The form's data through the domain validation; errors are put on the form's fields."""
+    try:
+        return FirmCreate.model_validate({name: getattr(form, name).data for name in FIRM_FIELDS})
+    except ValidationError as exc:
+        for error in firm_errors(exc):
+            field = getattr(form, error.column, None)
+            (field.errors if field is not None else form.form_errors).append(error.reason)
+        return None
+
+
+@bp.route("/firms/new", methods=["GET", "POST"])
+@roles_required(*FIRM_EDITORS)
+def firm_new():
+    form = FirmForm()
+    if form.validate_on_submit() and (data := _validated_firm(form)):
+        try:
+            with unit_of_work() as session:
+                firm = create_firm(session, data)
+        except FirmExists as exc:
+            form.uscc.errors.append(str(exc))
+        else:
+            flash(_("已登记 %(name)s。", name=firm.name), "success")
+            return redirect(url_for("admin.firm_detail", uscc=firm.uscc))
+    return render_template("admin/firm_form.html", form=form, firm=None), 422 if form.errors else 200
+
+
+@bp.route("/firms/<uscc>/edit", methods=["GET", "POST"])
+@roles_required(*FIRM_EDITORS)
+def firm_edit(uscc: str):
+    firm = _firm_or_404(uscc)
+    form = FirmForm(obj=firm)
+    form.uscc.data = firm.uscc  # the key never changes
+    if form.validate_on_submit() and (data := _validated_firm(form)):
+        with unit_of_work() as session:
+            changed = update_firm(session, firm, data)
+        flash(_("已保存。") if changed else _("没有修改。"), "success")
+        return redirect(url_for("admin.firm_detail", uscc=firm.uscc))
+    return render_template("admin/firm_form.html", form=form, firm=firm), 422 if form.errors else 200
+
+
+@bp.route("/users")
+@roles_required("admin")
+def user_list():
+    users = get_session().exec(select(User).order_by(User.username)).all()
+    return render_template("admin/user_list.html", users=users)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def user_new():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as session:
+                user = create_user(
+                    session,
+                    username=form.username.data or "",
+                    role=form.role.data or "",
+                    password=form.password.data or "",
+                    display_name=form.display_name.data or "",
+                    department=form.department.data or "",
+                )
+        except UserError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            flash(_("已创建用户 %(name)s。", name=user.username), "success")
+            return redirect(url_for("admin.user_list"))
+    return render_template(
+        "admin/user_form.html", form=form, user=None
+    ), 422 if form.errors or form.form_errors else 200
+
+
+def _user_or_404(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@roles_required("admin")
+def user_edit(user_id: int):
+    user = _user_or_404(user_id)
+    form = UserEditForm(obj=user)
+    reset = ResetPasswordForm(prefix="reset")
+    if form.validate_on_submit():
+        if user.id == current_user.id and (form.role.data != "admin" or not form.is_active.data):
+            form.form_errors.append(_("不能取消自己的管理员角色或停用自己的账号。"))
+        else:
+            with unit_of_work() as session:
+                update_user(
+                    session,
+                    user,
+                    role=form.role.data or user.role,
+                    display_name=form.display_name.data or "",
+                    department=form.department.data or "",
+                    is_active=bool(form.is_active.data),
+                )
+            flash(_("已保存。"), "success")
+            return redirect(url_for("admin.user_list"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("admin/user_form.html", form=form, reset=reset, user=user), status
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@roles_required("admin")
+def user_password(user_id: int):
+    user = _user_or_404(user_id)
+    reset = ResetPasswordForm(prefix="reset")
+    if reset.validate_on_submit():
+        try:
+            with unit_of_work() as session:
+                set_password(session, user, reset.password.data or "")
+        except UserError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("已重设 %(name)s 的密码。", name=user.username), "success")
+            return redirect(url_for("admin.user_list"))
+    else:
+        for errors in reset.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+@bp.route("/audit")
+@roles_required("admin")
+def audit_log():
+    session = get_session()
+    page = _int_arg("page")
+    per_page = 100
+    query = select(AuditEntry)
+    count = select(func.count()).select_from(AuditEntry)
+    for name in ("entity", "actor", "action"):
+        if value := request.args.get(name, "").strip():
+            query = query.where(getattr(AuditEntry, name) == value)
+            count = count.where(getattr(AuditEntry, name) == value)
+    total = session.exec(count).one()
+    entries = session.exec(
+        query.order_by(col(AuditEntry.id).desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    pages = max(1, -(-total // per_page))
+    return render_template("admin/audit_log.html", entries=entries, total=total, page=page, pages=pages)

@@ -1,0 +1,59 @@
+"""The database inside a request: one session per request, audited in the name of the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from flask_login import current_user
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from credit.db import make_engine, new_session
+from credit.models import Actor
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["credit.engine"] = make_engine(
+        app.config["SQLALCHEMY_DATABASE_URI"], echo=app.config.get("SQL_ECHO", False)
+    )
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    return current_app.extensions["credit.engine"]
+
+
+def current_actor(source: str = "web") -> Actor:
+    """The signed-in user, or the anonymous public."""
+    user = current_user._get_current_object() if current_user else None
+    if user is not None and user.is_authenticated:
+        return Actor(label=user.username, source=source, user_id=user.id)
+    return Actor(label="anonymous", source=source)
+
+
+def get_session() -> Session:
+    """The request's session (opened on first use)."""
+    if "db_session" not in g:
+        g.db_session = new_session(engine(), Actor(label="anonymous", source="web"))
+    return g.db_session
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A write: commit when the block succeeds, roll back otherwise."""
+    session = get_session()
+    session.info["actor"] = current_actor()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

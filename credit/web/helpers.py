@@ -1,0 +1,26 @@
+"""Template helpers: labels, dates in the bureau's time zone, URLs that keep the query string."""
+
+from __future__ import annotations
+
+from flask import Flask, request, url_for
+from flask_babel import format_datetime, get_locale, gettext
+
+from credit.models.user import ROLE_LABELS
+from credit.reference import INDUSTRY_SECTIONS, industry_label
+
+
+def page_url(page: int) -> str:
+    args = request.args.to_dict()
+    args["page"] = str(page)
+    return url_for(request.endpoint or "public.index", **(request.view_args or {}), **args)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        page_url=page_url,
+        industry_label=industry_label,
+        INDUSTRY_SECTIONS=INDUSTRY_SECTIONS,
+        get_locale=get_locale,
+    )
+    app.jinja_env.filters["role_label"] = lambda role: gettext(ROLE_LABELS.get(role, role))
+    app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""

@@ -1,0 +1,158 @@
+"""Fixtures: a fresh real database per test (SQLite by default, PostgreSQL when TEST_DATABASE_URL is set),
+the app on it, a test client and a helper to log in as any role."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from config import TestConfig, normalise_database_url
+from credit.db import make_engine, session_scope
+from credit.migrate import upgrade_to_head
+from credit.models import Actor
+from credit.web import create_app
+from tests.factories import make_user
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_PASSWORD = "correct-horse-42"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def create_pg_database(base_url: str, name: str) -> str:
+    """A new empty PostgreSQL database `name` on the server of `base_url`; returns its URL."""
+    url = make_url(normalise_database_url(base_url))
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated to head once per test process: an SQLite file to copy, or a PostgreSQL URL."""
+    if PG_URL:
+        base = make_url(normalise_database_url(PG_URL)).database or "credit_test"
+        url = create_pg_database(PG_URL, f"{base}_{_worker()}")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    engine.dispose()
+    return url
+
+
+def _truncate_all(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+        ]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def db_url(database_template: str, tmp_path: Path) -> str:
+    """A fresh database at head for this test."""
+    if database_template.startswith("postgresql"):
+        _truncate_all(database_template)
+        return database_template
+    source = Path(make_url(database_template).database or "")
+    target = tmp_path / "test.db"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def engine(db_url: str):
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A unit of work acting as a test user; committed when the test ends without error."""
+    with session_scope(engine, Actor(label="tester", source="test")) as s:
+        yield s
+
+
+@pytest.fixture
+def app(db_url: str):
+    config = TestConfig()
+    config.SQLALCHEMY_DATABASE_URI = db_url
+    application = create_app(config)
+    yield application
+    application.extensions["credit.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The session's CSRF token, read from a page as a browser would."""
+    page = client.get(path)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client, engine):
+        self._client = client
+        self._engine = engine
+
+    def login(self, username: str = "admin", password: str = TEST_PASSWORD, *, follow: bool = False):
+        token = csrf_token(self._client)
+        return self._client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token},
+            follow_redirects=follow,
+        )
+
+    def login_as(self, role: str):
+        """Create a user with this role (named after it) and log in."""
+        with session_scope(self._engine, Actor.system("test")) as s:
+            make_user(s, username=role, role=role, password=TEST_PASSWORD)
+        response = self.login(role)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/")})
+
+
+@pytest.fixture
+def auth(client, engine) -> Iterator[AuthActions]:
+    yield AuthActions(client, engine)
+
+
+def post_form(client, path: str, data: dict, **kwargs):
+    """Submit a form the way a browser does: with the CSRF token of the session."""
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, "/")}, **kwargs)
