@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from config import TestConfig, normalise_database_url
-from credit.db import make_engine, session_scope
+from credit.db import make_engine, new_session, session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor
 from credit.web import create_app
@@ -88,9 +88,23 @@ def engine(db_url: str):
 
 @pytest.fixture
 def session(engine):
-    """A unit of work acting as a test user; committed when the test ends without error."""
-    with session_scope(engine, Actor(label="tester", source="test")) as s:
-        yield s
+    """A session acting as a test user, for tests that call services directly. Nothing is committed
+    unless the test commits: on SQLite an open write transaction blocks the app, so tests that also
+    go through HTTP or the CLI prepare their data with `tx` instead."""
+    s = new_session(engine, Actor(label="tester", source="test"))
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def tx(engine):
+    """`with tx() as s:` — a committed unit of work, for preparing data before HTTP or CLI calls."""
+
+    def scope(actor: Actor = Actor(label="tester", source="test")):
+        return session_scope(engine, actor)
+
+    return scope
 
 
 @pytest.fixture

@@ -98,8 +98,8 @@ def _changes(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _entity_id(obj: Any) -> str | None:
-    identity = inspect(obj).identity
-    return ",".join(str(part) for part in identity) if identity else None
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(part) for part in key) if all(part is not None for part in key) else None
 
 
 def audit_row(actor: Actor, **values: Any) -> dict[str, Any]:

@@ -37,7 +37,12 @@ def firm_errors(exc: ValidationError, row: int = 0) -> list[RowError]:
     errors = []
     for err in exc.errors():
         column = str(err["loc"][0]) if err["loc"] else ""
-        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_too_short":  # pydantic's own messages are English
+            message = "不能为空" if not err["input"] else f"至少应为 {err['ctx']['min_length']} 个字符"
+        elif err["type"] == "string_too_long":
+            message = f"最多 {err['ctx']['max_length']} 个字符,实为 {len(err['input'])} 个"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
         errors.append(RowError(row, column, message))
     return errors
 
@@ -164,11 +169,15 @@ def import_firms(
 ) -> ImportReport:
     """Import a firm file, all or nothing: any bad row and nothing is written. New USCCs are created,
     known ones updated where their details changed, so re-importing a file adds nothing."""
+    unreadable: list[RowError] = []
     try:
-        rows = read_table(source, FIRM_COLUMNS, required=REQUIRED_FIRM_COLUMNS, filename=filename)
+        rows = read_table(source, FIRM_COLUMNS, required=REQUIRED_FIRM_COLUMNS, filename=filename, errors=unreadable)
         valid, report = validate_firm_rows(rows)
     except ImportFileError as exc:
         return ImportReport(errors=exc.errors)
+    if unreadable:
+        report.rows += len({e.row for e in unreadable})
+        report.errors = sorted([*unreadable, *report.errors], key=lambda e: e.row)
     if not report.ok:
         return report
     existing: dict[str, Firm] = {}

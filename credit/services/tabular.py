@@ -33,6 +33,23 @@ class ImportFileError(ValueError):
         super().__init__("; ".join(str(e) for e in errors))
 
 
+# A spreadsheet number cell keeps 15 significant digits: from 10^15 on, its last digits are not what was
+# typed (an 18-digit code in a number cell), so such a value is refused rather than imported altered.
+_EXACT_LIMIT = 1e15
+
+
+def _inexact(value: Any) -> bool:
+    """Whether a cell holds a number too long to have kept every digit."""
+    return isinstance(value, float) and abs(value) >= _EXACT_LIMIT
+
+
+def _inexact_reason(value: float) -> str:
+    return (
+        f"数字单元格 {value:.15G} 超过 15 位有效数字,表格已丢失末尾数位;"
+        "请将该列设为文本格式后重新录入(如统一社会信用代码)"
+    )
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -50,21 +67,33 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError([RowError(0, "", f"不是 UTF-8 编码的 CSV 文件(字节 {exc.start})")]) from None
-    for record in csv.reader(io.StringIO(text, newline="")):
-        yield [c.strip() for c in record]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for record in reader:
+            yield [c.strip() for c in record]
+    except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
+        raise ImportFileError([RowError(0, "", f"CSV 格式错误(第 {reader.line_num} 行附近):{exc}")]) from None
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
+    """The cell values of the first sheet, row by row, as openpyxl reads them (not yet text)."""
     from openpyxl import load_workbook
 
+    damaged = ImportFileError([RowError(0, "", "无法读取 XLSX 文件(文件已损坏或不是 Excel 工作簿)")])
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for a damaged file
-        raise ImportFileError([RowError(0, "", "无法读取 XLSX 文件(文件已损坏或不是 Excel 工作簿)")]) from None
+        raise damaged from None
     try:
-        sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield [_cell(v) for v in values]
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        while True:
+            try:  # read-only mode parses the sheet lazily: damage inside it shows up only here
+                values = next(rows, None)
+            except Exception:
+                raise damaged from None
+            if values is None:
+                return
+            yield list(values)
     finally:
         workbook.close()
 
@@ -84,11 +113,14 @@ def read_table(
     *,
     required: tuple[str, ...],
     filename: str = "",
+    errors: list[RowError] | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (row number, {column: text}) for each non-empty data row.
 
     `columns` maps each canonical column name to its accepted aliases. A missing required column or an
-    unknown or repeated header raises ImportFileError before any row is read."""
+    unknown or repeated header raises ImportFileError before any row is read. A cell that no longer holds
+    what was typed (a number of more than 15 digits) is never yielded altered: its row is left out and
+    the problem appended to `errors`, or, without `errors`, raised as ImportFileError."""
     if isinstance(source, bytes):
         data = source
     elif isinstance(source, str | Path):
@@ -97,8 +129,9 @@ def read_table(
     else:
         data = source.read()
     rows = _xlsx_rows(data) if detect_format(filename, data) == "xlsx" else _csv_rows(data)
-    header = next(rows, None)
-    if not header or not any(header):
+    first = next(rows, None)
+    header = [_cell(v) for v in first] if first else []
+    if not any(header):
         raise ImportFileError([RowError(1, "", "缺少表头行")])
     lookup = {alias.lower(): name for name, aliases in columns.items() for alias in (name, *aliases)}
     positions: dict[str, int] = {}
@@ -117,9 +150,17 @@ def read_table(
     if problems:
         raise ImportFileError(problems)
     for number, record in enumerate(rows, start=2):
-        if not any(record):
+        lost = [
+            RowError(number, name, _inexact_reason(record[index]))
+            for name, index in positions.items()
+            if index < len(record) and _inexact(record[index])
+        ]
+        if lost:
+            if errors is None:
+                raise ImportFileError(lost)
+            errors += lost
             continue
-        yield (
-            number,
-            {name: (record[index].strip() if index < len(record) else "") for name, index in positions.items()},
-        )
+        texts = [_cell(v) for v in record]
+        if not any(texts):
+            continue
+        yield number, {name: (texts[index] if index < len(texts) else "") for name, index in positions.items()}

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from credit.models import Actor, AuditEntry, Role, User, utcnow
 from credit.services.audit import record_action
 
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,39}$")
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{1,39}$")
 MIN_PASSWORD_LENGTH = 10
 # Lock-out: this many failed log-ins for one name within the window blocks further attempts until it passes.
 MAX_FAILED_LOGINS = 5
@@ -49,7 +49,7 @@ def create_user(
     """Create a staff account; the login name is unique and the password is stored hashed."""
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
-        raise UserError("用户名须为 3–40 位小写字母、数字或 _ . -,以字母开头")
+        raise UserError("用户名须为 2–40 位小写字母、数字或 _ . -,以字母开头")
     if get_user(session, username):
         raise UserError(f"用户名「{username}」已存在")
     check_password_strength(password)

@@ -38,7 +38,7 @@ class FirmForm(FlaskForm):
 
 
 class UserCreateForm(FlaskForm):
-    username = StringField(_l("用户名"), validators=[DataRequired(), Length(min=3, max=40)])
+    username = StringField(_l("用户名"), validators=[DataRequired(), Length(min=2, max=40)])
     display_name = StringField(_l("姓名"), validators=[Optional(), Length(max=80)])
     department = StringField(_l("部门"), validators=[Optional(), Length(max=100)])
     role = SelectField(_l("角色"), choices=role_choices)

@@ -1,0 +1,120 @@
+"""Key pages in a real browser: Debian's Chromium driven by Playwright against the app served over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from tests.conftest import TEST_PASSWORD
+from tests.factories import firm_row, make_firm, make_user
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def live_url(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN")
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="工作台")).to_be_visible()
+
+
+def test_recorder_registers_searches_and_edits_a_firm(page: Page, live_url: str, tx, tmp_path):
+    with tx() as s:
+        make_user(s, username="recorder", role="recorder", display_name="李录入")
+        make_firm(s, name="东莞市虎门服饰有限公司", region="虎门镇", industry="C18")
+    log_in(page, live_url, "recorder")
+
+    page.get_by_role("link", name="登记企业").first.click()
+    row = firm_row(name="东莞市浏览器测试电子有限公司", region="长安镇", industry="C39", scale="规上")
+    page.get_by_label("统一社会信用代码").fill(row["uscc"][:-1] + ("0" if row["uscc"][-1] != "0" else "1"))
+    page.get_by_label("企业名称").fill(row["name"])
+    page.get_by_label("所属镇街").select_option("长安镇")
+    page.get_by_label("行业").select_option("C39")
+    page.get_by_label("规模").select_option("规上")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("校验码")).to_be_visible()  # a wrong check character is refused, with the rule
+
+    page.get_by_label("统一社会信用代码").fill(row["uscc"])
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("heading", name=row["name"])).to_be_visible()
+    expect(page.get_by_text("计算机、通信和其他电子设备制造业")).to_be_visible()
+
+    page.get_by_role("link", name="企业名录").first.click()
+    page.get_by_label("名称或统一社会信用代码").fill("浏览器测试")
+    page.get_by_role("button", name="查询").click()
+    expect(page.get_by_text("共 1 家")).to_be_visible()
+    page.get_by_role("link", name=row["name"]).click()
+
+    page.get_by_role("link", name="修改登记信息").click()
+    page.get_by_label("地址").fill("东莞市长安镇振安路1号")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("已保存")).to_be_visible()
+    expect(page.get_by_role("cell", name="recorder").first).to_be_visible()  # the change history names who
+    page.screenshot(path=str(tmp_path / "firm_detail.png"), full_page=True)
+
+
+def test_admin_creates_user_and_role_limits_apply(browser: Browser, page: Page, live_url: str, tx):
+    with tx() as s:
+        make_user(s, username="admin", role="admin")
+    log_in(page, live_url, "admin")
+    page.get_by_role("link", name="用户", exact=True).click()
+    page.get_by_role("link", name="新建用户").click()
+    page.get_by_label("用户名").fill("checker1")
+    page.get_by_label("姓名").fill("周核查")
+    page.get_by_label("角色").select_option("checker")
+    page.get_by_label("初始密码").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="创建用户").click()
+    expect(page.get_by_role("cell", name="周核查")).to_be_visible()
+
+    other = browser.new_context().new_page()
+    log_in(other, live_url, "checker1")
+    expect(other.get_by_role("link", name="企业名录")).to_have_count(0)
+    response = other.goto(f"{live_url}/admin/firms")
+    assert response is not None and response.status == 403
+    other.context.close()
+
+
+def test_language_switch_and_phone_layout(browser: Browser, live_url: str):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto(live_url)
+    expect(page.get_by_role("heading", name="企业质量信用红黑榜")).to_be_visible()
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("link", name="中文")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"page scrolls sideways on a phone ({width}px)"
+    context.close()
