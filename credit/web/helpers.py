@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from flask import Flask, request, url_for
 from flask_babel import format_datetime, get_locale, gettext
+from flask_babel import lazy_gettext as _l
 
 from credit.models.user import ROLE_LABELS
 from credit.reference import INDUSTRY_SECTIONS, industry_label
+
+
+ACTION_LABELS = {
+    "create": _l("新建"),
+    "update": _l("修改"),
+    "delete": _l("删除"),
+    "login": _l("登录"),
+    "login_failed": _l("登录失败"),
+    "login_refused": _l("登录被拒(已锁定)"),
+    "logout": _l("退出"),
+}
 
 
 def page_url(page: int) -> str:
@@ -23,4 +35,5 @@ def init_app(app: Flask) -> None:
         get_locale=get_locale,
     )
     app.jinja_env.filters["role_label"] = lambda role: gettext(ROLE_LABELS.get(role, role))
+    app.jinja_env.filters["action_label"] = lambda action: str(ACTION_LABELS.get(action, action))
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
