@@ -3,33 +3,38 @@
 from alembic import op
 
 
-def append_only(table: str) -> None:
-    """Refuse UPDATE and DELETE on `table` inside the database itself (SQLite and PostgreSQL)."""
-    message = f"{table} is append-only"
+def refuse(table: str, verbs: tuple[str, ...], message: str) -> None:
+    """Make the database itself refuse `verbs` (UPDATE, DELETE) on `table`, on SQLite and PostgreSQL."""
+    name = f"{table}_refuse_{'_'.join(v.lower() for v in verbs)}"
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
-            f"""
-            CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
-            BEGIN RAISE EXCEPTION '{message}'; END;
-            $$ LANGUAGE plpgsql
-            """
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ "
+            f"BEGIN RAISE EXCEPTION '{message}'; END; $$ LANGUAGE plpgsql"
         )
         op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
+            f"CREATE TRIGGER {name} BEFORE {' OR '.join(verbs)} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"
         )
     else:
-        for verb in ("UPDATE", "DELETE"):
+        for verb in verbs:
             op.execute(
-                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+                f"CREATE TRIGGER {name}_{verb.lower()} BEFORE {verb} ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END"
             )
 
 
-def drop_append_only(table: str) -> None:
+def drop_refuse(table: str, verbs: tuple[str, ...]) -> None:
+    name = f"{table}_refuse_{'_'.join(v.lower() for v in verbs)}"
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     else:
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+        for verb in verbs:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}_{verb.lower()}")
+
+
+def append_only(table: str) -> None:
+    """Refuse UPDATE and DELETE on `table`."""
+    refuse(table, ("UPDATE", "DELETE"), f"{table} is append-only")
+
+
+def drop_append_only(table: str) -> None:
+    drop_refuse(table, ("UPDATE", "DELETE"))

@@ -22,6 +22,7 @@ from tests.factories import make_user
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_PASSWORD = "correct-horse-42"
+TESTER = Actor(label="tester", source="test")
 
 
 def _worker() -> str:
@@ -101,7 +102,7 @@ def session(engine):
 def tx(engine):
     """`with tx() as s:` — a committed unit of work, for preparing data before HTTP or CLI calls."""
 
-    def scope(actor: Actor = Actor(label="tester", source="test")):
+    def scope(actor: Actor = TESTER):
         return session_scope(engine, actor)
 
     return scope

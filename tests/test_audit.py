@@ -104,7 +104,9 @@ def test_web_firm_create_and_edit_are_audited_as_the_user(client, auth, engine):
     assert post_form(client, "/admin/firms/new", row).status_code == 302
     (created,) = entries(engine, entity="firm", action="create")
     assert (created.actor, created.source) == ("recorder", "web")
-    post_form(client, f"/admin/firms/{row['uscc']}/edit", {**row, "scale": "规上" if row["scale"] == "规下" else "规下"})
+    post_form(
+        client, f"/admin/firms/{row['uscc']}/edit", {**row, "scale": "规上" if row["scale"] == "规下" else "规下"}
+    )
     (updated,) = entries(engine, entity="firm", action="update")
     assert updated.before["scale"] == row["scale"]
     assert updated.actor == "recorder"
@@ -136,7 +138,9 @@ def test_logins_and_logouts_are_audited(client, auth, tx, engine):
 
 
 def test_cli_writes_are_audited(runner, engine):
-    result = runner.invoke(args=["credit", "create-user", "zhao", "--role", "checker", "--password-stdin"], input="pass-word-123\n")
+    result = runner.invoke(
+        args=["credit", "create-user", "zhao", "--role", "checker", "--password-stdin"], input="pass-word-123\n"
+    )
     assert result.exit_code == 0, result.output
     entry = entries(engine, entity="users", action="create")[-1]
     assert (entry.actor, entry.source) == ("system", "cli")

@@ -75,7 +75,9 @@ def test_next_redirect_stays_on_site(client, alice, next_url, expected):
 
     token = csrf_token(client)
     response = client.post(
-        "/login", query_string={"next": next_url}, data={"username": "alice", "password": TEST_PASSWORD, "csrf_token": token}
+        "/login",
+        query_string={"next": next_url},
+        data={"username": "alice", "password": TEST_PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == expected
 
@@ -88,7 +90,9 @@ def test_password_change_ends_other_sessions(app, client, auth, alice):
     AuthActions(other, None).login("alice", TEST_PASSWORD)
     assert other.get("/admin/").status_code == 200
     response = post_form(
-        client, "/account/password", {"current": TEST_PASSWORD, "password": "brand-new-pw-9", "confirm": "brand-new-pw-9"}
+        client,
+        "/account/password",
+        {"current": TEST_PASSWORD, "password": "brand-new-pw-9", "confirm": "brand-new-pw-9"},
     )
     assert response.status_code == 302
     assert client.get("/admin/").status_code == 200  # this session goes on

@@ -15,7 +15,10 @@ FORMS = [
     ("/admin/users/new", lambda uscc: {"username": "newbie", "role": "recorder", "password": "abc-123-def-456"}),
     ("/admin/users/1/edit", lambda uscc: {"role": "checker", "display_name": "x", "is_active": "y"}),
     ("/admin/users/1/password", lambda uscc: {"reset-password": "abc-123-def-456"}),
-    ("/account/password", lambda uscc: {"current": TEST_PASSWORD, "password": "abc-123-def-456", "confirm": "abc-123-def-456"}),
+    (
+        "/account/password",
+        lambda uscc: {"current": TEST_PASSWORD, "password": "abc-123-def-456", "confirm": "abc-123-def-456"},
+    ),
     ("/logout", lambda uscc: {}),
 ]
 

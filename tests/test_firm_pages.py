@@ -72,7 +72,14 @@ def test_detail_shows_the_registered_facts(client, auth, firms):
     auth.login_as("recorder")
     firm = firms[2]
     html = client.get(f"/admin/firms/{firm.uscc}").get_data(as_text=True)
-    for value in (firm.name, firm.uscc, firm.legal_representative, firm.address, "长安镇", "计算机、通信和其他电子设备制造业"):
+    for value in (
+        firm.name,
+        firm.uscc,
+        firm.legal_representative,
+        firm.address,
+        "长安镇",
+        "计算机、通信和其他电子设备制造业",
+    ):
         assert value in html
 
 

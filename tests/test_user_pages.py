@@ -19,7 +19,13 @@ def test_admin_creates_a_user_who_can_log_in(app, client, auth, engine):
     response = post_form(
         client,
         "/admin/users/new",
-        {"username": "Zhou", "display_name": "周核查", "department": "财政局", "role": "checker", "password": "first-pass-77"},
+        {
+            "username": "Zhou",
+            "display_name": "周核查",
+            "department": "财政局",
+            "role": "checker",
+            "password": "first-pass-77",
+        },
     )
     assert response.status_code == 302
     created = user(engine, "zhou")
@@ -55,7 +61,9 @@ def test_admin_changes_role_and_deactivates(client, auth, tx, engine):
     with tx() as s:
         target = make_user(s, username="sun", role="recorder")
     auth.login_as("admin")
-    response = post_form(client, f"/admin/users/{target.id}/edit", {"role": "reviewer", "display_name": "孙", "department": ""})
+    response = post_form(
+        client, f"/admin/users/{target.id}/edit", {"role": "reviewer", "display_name": "孙", "department": ""}
+    )
     assert response.status_code == 302
     stored = user(engine, "sun")
     assert stored.role == "reviewer"
@@ -81,7 +89,9 @@ def test_password_reset_refuses_a_weak_password(client, auth, tx, engine):
         target = make_user(s, username="qian", role="recorder")
     auth.login_as("admin")
     before = user(engine, "qian").password_hash
-    response = post_form(client, f"/admin/users/{target.id}/password", {"reset-password": "abcdefghijkl"}, follow_redirects=True)
+    response = post_form(
+        client, f"/admin/users/{target.id}/password", {"reset-password": "abcdefghijkl"}, follow_redirects=True
+    )
     assert "字母和数字" in response.get_data(as_text=True)
     assert user(engine, "qian").password_hash == before
 

@@ -14,6 +14,7 @@ from credit.db import session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor
 from credit.services.demo import seed_demo
+from credit.services.events import ensure_system_user
 from credit.services.firms import import_firms
 from credit.services.users import UserError, create_user
 
@@ -38,6 +39,8 @@ def fail(message: str) -> None:
 def init_command() -> None:
     """Create or migrate the database to the newest schema (idempotent)."""
     revision = upgrade_to_head(_engine())
+    with session_scope(_engine(), _actor()) as session:
+        ensure_system_user(session)
     click.echo(f"数据库已就绪 (revision {revision}).")
 
 

@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 from credit.models.user import ROLE_LABELS
 from credit.reference import INDUSTRY_SECTIONS, industry_label
 
-
 ACTION_LABELS = {
     "create": _l("新建"),
     "update": _l("修改"),
