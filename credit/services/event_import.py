@@ -213,6 +213,9 @@ def import_events(
         report.errors.sort(key=lambda e: e.row)
         return report
     report.created = len(plain) + len(linked)
+    if report.created == 0:
+        savepoint.rollback()  # everything was on file already: a re-import leaves no trace, not even a batch
+        return report
     batch.created = report.created
     batch.skipped = report.skipped
     session.add(batch)

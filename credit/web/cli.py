@@ -12,11 +12,12 @@ from flask.cli import AppGroup
 
 from credit.db import session_scope
 from credit.migrate import upgrade_to_head
-from credit.models import Actor
+from credit.models import Actor, User
 from credit.services.demo import seed_demo
+from credit.services.event_import import import_events
 from credit.services.events import ensure_system_user
 from credit.services.firms import import_firms
-from credit.services.users import UserError, create_user
+from credit.services.users import UserError, create_user, get_user
 
 credit_cli = AppGroup("credit", help="质量信用红黑榜 commands.")
 
@@ -79,6 +80,36 @@ def import_firms_command(file: Path) -> None:
                 click.echo(str(error), err=True)
             fail(f"{file.name}: {len(report.errors)} 处错误,未导入任何数据。")
     click.echo(f"{report.rows} 行:新增 {report.created},更新 {report.updated},未变 {report.unchanged}。")
+
+
+def _user(session, username: str, role: str) -> User:
+    user = get_user(session, username)
+    if user is None:
+        fail(f"没有用户 {username}")
+    if not user.has_role(role):
+        fail(f"用户 {username} 的角色是 {user.role},不是 {role}")
+    return user  # type: ignore[return-value]
+
+
+@credit_cli.command("import-events")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "by", default="", help="The recorder in whose name the events are recorded (default: system).")
+@click.option("--approve-as", default="", help="A reviewer who approves the batch at once (four-eyes holds).")
+def import_events_command(file: Path, by: str, approve_as: str) -> None:
+    """Import credit events from CSV or XLSX, all or nothing; re-importing adds nothing."""
+    with session_scope(_engine(), _actor()) as session:
+        recorder = _user(session, by, "recorder") if by else ensure_system_user(session)
+        reviewer = _user(session, approve_as, "reviewer") if approve_as else None
+        session.info["actor"] = Actor(label=recorder.username, source="cli", user_id=recorder.id)
+        with click.progressbar(length=0, label="导入信用事件", file=sys.stderr, show_pos=True) as bar:
+            report = import_events(session, file, recorder=recorder, approve_as=reviewer, progress=bar.update)
+        if not report.ok:
+            session.rollback()
+            for error in report.errors:
+                click.echo(str(error), err=True)
+            fail(f"{file.name}: {len(report.errors)} 处错误,未导入任何数据。")
+    approved = f",已审核生效 {report.approved}" if reviewer else ",待审核"
+    click.echo(f"{report.rows} 行:新增 {report.created}{approved},已存在 {report.skipped}(批次 #{report.batch_id})。")
 
 
 @credit_cli.command("demo")
