@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_firm
+from tests.factories import make_firm, make_user
 
 ROLES = ("admin", "recorder", "reviewer", "checker")
 ANY = set(ROLES)
@@ -27,29 +27,64 @@ PAGES: dict[str, tuple[str, object]] = {
     "admin.user_new": ("/admin/users/new", {"admin"}),
     "admin.user_edit": ("/admin/users/1/edit", {"admin"}),
     "admin.audit_log": ("/admin/audit", {"admin"}),
+    "records.event_new": ("/admin/events/new", {"recorder"}),
+    "records.event_detail": ("/admin/events/{event_id}", STAFF),
+    "records.event_correct": ("/admin/events/{event_id}/correct", {"recorder"}),
+    "records.review_queue": ("/admin/review", {"reviewer"}),
+    "records.import_list": ("/admin/imports", {"recorder", "reviewer"}),
+    "records.import_template": ("/admin/imports/template.csv", {"recorder", "reviewer"}),
 }
 # POST-only endpoints: (path, roles allowed)
 ACTIONS: dict[str, tuple[str, object]] = {
     "auth.logout": ("/logout", PUBLIC),
     "admin.user_password": ("/admin/users/1/password", {"admin"}),
+    "records.event_approve": ("/admin/events/{event_id}/approve", {"reviewer"}),
+    "records.event_reject": ("/admin/events/{event_id}/reject", {"reviewer"}),
+    "records.event_revoke": ("/admin/events/{event_id}/revoke", {"reviewer"}),
+    "records.batch_approve": ("/admin/imports/{batch_id}/approve", {"reviewer"}),
 }
+
+
+# The JSON API authenticates departments by key, not by login; tests/test_api_*.py check its scopes.
+API = {"api.record_event", "api.event_detail", "api.openapi"}
 
 
 def test_every_route_has_an_access_rule(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
-    assert endpoints == set(PAGES) | set(ACTIONS)
+    assert endpoints == set(PAGES) | set(ACTIONS) | API
 
 
 @pytest.fixture
-def firm(tx):
+def ids(tx) -> dict:
+    """A firm with an effective event and an import batch, recorded and approved by other people."""
+    from credit.services.event_import import import_events
+    from credit.services.events import approve_event, record_event
+
     with tx() as s:
-        return make_firm(s)
+        firm = make_firm(s)
+        recorder = make_user(s, username="someone", role="recorder")
+        approver = make_user(s, username="approver", role="reviewer")
+        event = record_event(
+            s,
+            {
+                "uscc": firm.uscc,
+                "event_type": "interview",
+                "occurred_on": "2026-01-05",
+                "document_no": "约-1",
+                "authority": "市局",
+            },
+            recorder=recorder,
+        )
+        approve_event(s, event, approver)
+        csv = f"uscc,event_type,occurred_on,document_no,authority\n{firm.uscc},interview,2026-02-01,约-2,市局\n"
+        batch = import_events(s, csv.encode(), recorder=recorder, filename="a.csv")
+        return {"uscc": firm.uscc, "event_id": event.id, "batch_id": batch.batch_id}
 
 
 @pytest.mark.parametrize("endpoint", sorted(PAGES))
-def test_anonymous(client, firm, endpoint):
+def test_anonymous(client, ids, endpoint):
     path, allowed = PAGES[endpoint]
-    response = client.get(path.format(uscc=firm.uscc))
+    response = client.get(path.format(**ids))
     if allowed == PUBLIC:
         assert response.status_code in (200, 302)
         assert "/login?next=" not in response.headers.get("Location", "")
@@ -60,21 +95,28 @@ def test_anonymous(client, firm, endpoint):
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", sorted(e for e, (_, allowed) in PAGES.items() if allowed != PUBLIC))
-def test_role_matrix(client, auth, firm, endpoint, role):
+def test_role_matrix(client, auth, ids, endpoint, role):
     auth.login_as(role)
     path, allowed = PAGES[endpoint]
-    response = client.get(path.format(uscc=firm.uscc))
+    response = client.get(path.format(**ids))
     assert response.status_code == (200 if role in allowed else 403), response.get_data(as_text=True)[:500]
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_post_only_actions_check_roles(client, auth, role):
+@pytest.mark.parametrize("endpoint", sorted(e for e, (_, allowed) in ACTIONS.items() if allowed != PUBLIC))
+def test_post_only_actions_check_roles(client, auth, ids, endpoint, role):
     from tests.conftest import post_form
 
     auth.login_as(role)
-    path, allowed = ACTIONS["admin.user_password"]
-    response = post_form(client, path, {"reset-password": "new-password-123"})
+    path, allowed = ACTIONS[endpoint]
+    response = post_form(client, path.format(**ids), {"reset-password": "new-password-123"})
     assert response.status_code == (302 if role in allowed else 403)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ACTIONS))
+def test_post_only_actions_refuse_get(client, ids, endpoint):
+    path, _ = ACTIONS[endpoint]
+    assert client.get(path.format(**ids)).status_code == 405
 
 
 def test_post_only_action_needs_login(client):

@@ -118,3 +118,38 @@ def test_language_switch_and_phone_layout(browser: Browser, live_url: str):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"page scrolls sideways on a phone ({width}px)"
     context.close()
+
+
+def test_record_then_a_second_person_approves(browser: Browser, page: Page, live_url: str, tx):
+    with tx() as s:
+        make_user(s, username="recorder", role="recorder", display_name="李录入")
+        make_user(s, username="reviewer", role="reviewer", display_name="王审核")
+        firm = make_firm(s, name="东莞市浏览器档案电器有限公司")
+    log_in(page, live_url, "recorder")
+    page.goto(f"{live_url}/admin/firms/{firm.uscc}")
+    page.get_by_role("link", name="录入事件").last.click()
+    expect(page.get_by_label("统一社会信用代码")).to_have_value(firm.uscc)
+    page.get_by_label("事件类型").select_option("penalty")
+    expect(page.get_by_label("严重程度")).to_be_visible()  # the type decides which fields show
+    expect(page.get_by_label("有效期至")).to_be_hidden()
+    page.get_by_label("发生日期").fill("2026-06-01")
+    page.get_by_label("文书号", exact=True).fill("东市监罚〔2026〕88号")
+    page.get_by_label("作出机关").fill("东莞市市场监督管理局")
+    page.get_by_label("严重程度").select_option("heavy")
+    page.get_by_label("金额(元)").fill("50000")
+    page.get_by_role("button", name="提交审核").click()
+    expect(page.get_by_text("等待审核")).to_be_visible()
+
+    other = browser.new_context().new_page()
+    log_in(other, live_url, "reviewer")
+    other.get_by_role("link", name="审核队列").click()
+    expect(other.get_by_role("cell", name="东莞市浏览器档案电器有限公司")).to_be_visible()
+    other.get_by_role("button", name="通过").click()
+    expect(other.get_by_text("已审核通过")).to_be_visible()
+    other.context.close()
+
+    page.goto(f"{live_url}/admin/firms/{firm.uscc}")
+    row = page.get_by_role("row").filter(has_text="东市监罚〔2026〕88号")
+    expect(row).to_contain_text("已生效")
+    expect(row).to_contain_text("李录入")
+    expect(row).to_contain_text("王审核")

@@ -142,6 +142,9 @@ def import_events(
     if approve_as is not None and approve_as.id == recorder.id:
         report.errors.append(RowError(0, "", "录入人与审核人不能是同一人(双人复核)"))
         return report
+    if approve_as is not None and not approve_as.has_role("reviewer"):
+        report.errors.append(RowError(0, "", f"{approve_as.username} 不是审核员,不能审核导入的事件"))
+        return report
 
     parsed: list[tuple[int, EventInput]] = []
     seen: dict[tuple[str, str, str], int] = {}

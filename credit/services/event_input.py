@@ -80,10 +80,10 @@ def _amount(text: str) -> Decimal:
         raise ValueError(f"金额「{text}」不是数字")
     if value < 0:
         raise ValueError("金额不能为负数")
+    if value >= Decimal("1e14"):  # before quantize: a huge value has no room for two decimals and would raise
+        raise ValueError("金额过大")
     if value != value.quantize(Decimal("0.01")):
         raise ValueError("金额最多两位小数(单位:元)")
-    if value >= Decimal("1e14"):
-        raise ValueError("金额过大")
     return value.quantize(Decimal("0.01"))
 
 

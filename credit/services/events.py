@@ -6,14 +6,14 @@ log through the session's hooks."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from credit.catalog import EVENT_TYPES
-from credit.models import ApiKey, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
+from credit.models import Actor, ApiKey, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
 from credit.models.audit import audit_row, write_audit
 from credit.services.event_input import EventInput, FieldError, parse_event
 from credit.services.firms import get_firm
@@ -225,6 +225,19 @@ def correct_event(session: Session, original: CreditEvent, raw: dict, *, recorde
     ).first()
     if pending is not None:
         raise EventError(f"事件 #{original.id} 已有待审核的更正 #{pending.id}", conflict=True)
+    if EVENT_TYPES[data.event_type].closes_failure and not data.rectifies_document_no and original.rectifies_id:
+        # The original itself keeps its failure "closed", so an unnamed failure would never be found again:
+        # a corrected rectification closes the same failure unless it names another.
+        failure = session.get(CreditEvent, original.rectifies_id)
+        if failure is not None:
+            data = replace(data, rectifies_document_no=failure.document_no)
+    if data.document_no != original.document_no:
+        taken = find_by_key(session, original.firm_id, original.event_type, data.document_no)
+        if taken is not None:
+            raise EventError(
+                [FieldError("document_no", f"该企业已有同类型、同文书号的记录(#{taken.id},{taken.status})")],
+                conflict=True,
+            )
     event = build_event(session, data, firm=firm)
     event.corrects_id = original.id
     event.correction_reason = reason.strip()[:1000]
@@ -253,7 +266,8 @@ def approve_batch(session: Session, batch: ImportBatch, reviewer: User) -> Batch
     ids = [event_id for event_id, recorded_by in rows if recorded_by != reviewer.id]
     result = BatchApproval(approved=len(ids), skipped_own=len(rows) - len(ids))
     now = utcnow()
-    actor = session.info["actor"]
+    # The approvals are the reviewer's act, whoever opened the session (the CLI acts as the recorder).
+    actor = Actor(label=reviewer.username, source=session.info["actor"].source, user_id=reviewer.id)
     for start in range(0, len(ids), 2000):
         chunk = ids[start : start + 2000]
         session.execute(

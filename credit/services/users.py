@@ -14,6 +14,7 @@ from credit.services.audit import record_action
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{1,39}$")
 MIN_PASSWORD_LENGTH = 10
+RESERVED_USERNAMES = frozenset({"system", "anonymous"})  # accounts and actor labels the system uses itself
 # Lock-out: this many failed log-ins for one name within the window blocks further attempts until it passes.
 MAX_FAILED_LOGINS = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
@@ -50,6 +51,8 @@ def create_user(
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise UserError("用户名须为 2–40 位小写字母、数字或 _ . -,以字母开头")
+    if username in RESERVED_USERNAMES:
+        raise UserError(f"用户名「{username}」为系统保留")
     if get_user(session, username):
         raise UserError(f"用户名「{username}」已存在")
     check_password_strength(password)

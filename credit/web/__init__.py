@@ -21,6 +21,7 @@ def create_app(config: object | None = None) -> Flask:
         instance_path=str(INSTANCE_DIR),
     )
     app.config.from_object(config if config is not None else Config())
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in JSON
     if app.config.get("PROXY_COUNT"):
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
@@ -58,12 +59,16 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from credit.web.admin.routes import bp as admin_bp
+    from credit.web.api.routes import bp as api_bp
     from credit.web.auth.routes import bp as auth_bp
     from credit.web.public.routes import bp as public_bp
+    from credit.web.records.routes import bp as records_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp)  # url_prefix /api/v1, set on the blueprint
+    app.register_blueprint(records_bp, url_prefix="/admin")
 
 
 def register_errorhandlers(app: Flask) -> None:

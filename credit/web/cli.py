@@ -108,8 +108,9 @@ def import_events_command(file: Path, by: str, approve_as: str) -> None:
             for error in report.errors:
                 click.echo(str(error), err=True)
             fail(f"{file.name}: {len(report.errors)} 处错误,未导入任何数据。")
-    approved = f",已审核生效 {report.approved}" if reviewer else ",待审核"
-    click.echo(f"{report.rows} 行:新增 {report.created}{approved},已存在 {report.skipped}(批次 #{report.batch_id})。")
+    state = f"已审核生效 {report.approved}" if reviewer else "待审核"
+    batch = f",批次 #{report.batch_id}" if report.batch_id else ""
+    click.echo(f"{report.rows} 行:新增 {report.created}({state}),已存在 {report.skipped}{batch}。")
 
 
 @credit_cli.command("demo")
@@ -132,3 +133,88 @@ def demo_command(firms: int, seed: int) -> None:
         click.echo(f"演示账号(用户名/密码,亦保存在 {path}):")
         for line in lines:
             click.echo(f"  {line}")
+
+
+@credit_cli.group("api-key")
+def api_key_cli() -> None:
+    """Department API keys: create (the key is shown once), list, revoke."""
+
+
+@api_key_cli.command("create")
+@click.option("--department", required=True, help="The department that will hold the key (created on first use).")
+@click.option("--scopes", required=True, help="check, record or check,record.")
+@click.option("--label", default="", help="A note: the system or contact the key is for.")
+def api_key_create_command(department: str, scopes: str, label: str) -> None:
+    """Issue a key; its secret is printed once and only its hash is stored."""
+    from credit.services.apikeys import ApiKeyError, create_api_key
+
+    try:
+        with session_scope(_engine(), _actor()) as session:
+            issued = create_api_key(session, department=department, scopes=scopes, label=label)
+            owner = " ".join(department.split())
+    except ApiKeyError as exc:
+        fail(str(exc))
+    click.echo(issued.token)
+    click.echo(
+        f"已为 {owner} 创建 API 密钥 {issued.key.prefix}(权限 {issued.key.scopes})。"
+        "密钥只显示这一次,系统不保存明文,请立即安全转交。",
+        err=True,
+    )
+
+
+def _when(value) -> str:
+    from credit.clock import BUREAU_TZ
+
+    return value.astimezone(BUREAU_TZ).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@api_key_cli.command("list")
+def api_key_list_command() -> None:
+    """Every key: prefix, department, scopes, created, last used, revoked (times in Beijing time)."""
+    from sqlmodel import col, select
+
+    from credit.models import ApiKey, Department
+
+    with session_scope(_engine(), _actor()) as session:
+        rows = session.exec(
+            select(ApiKey, Department)
+            .join(Department, col(ApiKey.department_id) == Department.id)
+            .order_by(Department.name, col(ApiKey.created_at), col(ApiKey.id))
+        ).all()
+    click.echo("\t".join(("prefix", "department", "scopes", "created", "last_used", "revoked", "label")))
+    for key, department in rows:
+        click.echo(
+            "\t".join(
+                (
+                    key.prefix,
+                    department.name,
+                    key.scopes,
+                    _when(key.created_at),
+                    _when(key.last_used_at),
+                    _when(key.revoked_at),
+                    key.label or "-",
+                )
+            )
+        )
+
+
+@api_key_cli.command("revoke")
+@click.argument("prefix")
+def api_key_revoke_command(prefix: str) -> None:
+    """Stop a key from working at once; its record stays (idempotent)."""
+    from sqlmodel import select
+
+    from credit.models import ApiKey
+    from credit.services.apikeys import revoke_api_key
+
+    prefix = prefix.strip().partition(".")[0]  # a pasted whole token names its key by the prefix
+    with session_scope(_engine(), _actor()) as session:
+        key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+        if key is None:
+            fail(f"没有前缀为 {prefix} 的 API 密钥")
+        already = key.revoked_at is not None  # type: ignore[union-attr]
+        revoke_api_key(session, key)  # type: ignore[arg-type]
+    if already:
+        click.echo(f"API 密钥 {prefix} 已于 {_when(key.revoked_at)} 吊销。")  # type: ignore[union-attr]
+    else:
+        click.echo(f"已吊销 API 密钥 {prefix}。")

@@ -6,6 +6,8 @@ from flask import Flask, request, url_for
 from flask_babel import format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
+from credit.models.event import STATUS_LABELS
 from credit.models.user import ROLE_LABELS
 from credit.reference import INDUSTRY_SECTIONS, industry_label
 
@@ -18,6 +20,14 @@ ACTION_LABELS = {
     "login_refused": _l("登录被拒(已锁定)"),
     "logout": _l("退出"),
 }
+
+
+def localized_event_label(code: str) -> str:
+    """The event type's label in the visitor's language (the catalogue carries both)."""
+    event_type = EVENT_TYPES.get(code)
+    if event_type is None:
+        return code
+    return event_type.label_en if str(get_locale()) == "en" else event_type.label
 
 
 def page_url(page: int) -> str:
@@ -35,4 +45,8 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.filters["role_label"] = lambda role: gettext(ROLE_LABELS.get(role, role))
     app.jinja_env.filters["action_label"] = lambda action: str(ACTION_LABELS.get(action, action))
+    app.jinja_env.filters["event_label"] = localized_event_label
+    app.jinja_env.filters["status_label"] = lambda status: gettext(STATUS_LABELS.get(status, status))
+    app.jinja_env.filters["severity_label"] = lambda code: gettext(SEVERITY_LABELS.get(code, code))
+    app.jinja_env.globals["EVENT_TYPES"] = EVENT_TYPES
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""

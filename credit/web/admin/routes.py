@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import ValidationError
 from sqlmodel import col, func, select
 
+from credit.catalog import EVENT_TYPES
+from credit.clock import parse_iso_date
 from credit.models import AuditEntry, Firm, FirmCreate, User
 from credit.models.firm import FIRM_FIELDS
 from credit.reference import REGIONS
 from credit.services.audit import audit_entries
+from credit.services.events import FileQuery, credit_file, users_by_id
 from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_errors, get_firm, search_firms, update_firm
 from credit.services.users import UserError, create_user, set_password, update_user
 from credit.web.admin.forms import FirmForm, ResetPasswordForm, UserCreateForm, UserEditForm
@@ -66,8 +71,25 @@ def _firm_or_404(uscc: str) -> Firm:
 @roles_required(*STAFF)
 def firm_detail(uscc: str):
     firm = _firm_or_404(uscc)
-    history = audit_entries(get_session(), entity="firm", entity_id=str(firm.id), limit=50)
-    return render_template("admin/firm_detail.html", firm=firm, history=history)
+    session = get_session()
+    query = FileQuery(
+        event_type=request.args.get("type", "") if request.args.get("type", "") in EVENT_TYPES else "",
+        since=_date_arg("since"),
+        until=_date_arg("until"),
+    )
+    events = credit_file(session, firm, query)
+    people = users_by_id(session, (uid for e in events for uid in (e.recorded_by_id, e.reviewed_by_id)))
+    history = audit_entries(session, entity="firm", entity_id=str(firm.id), limit=50)
+    return render_template(
+        "admin/firm_detail.html", firm=firm, history=history, events=events, people=people, query=query
+    )
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return parse_iso_date(request.args.get(name, ""))
+    except ValueError:
+        return None
 
 
 def _validated_firm(form: FirmForm) -> FirmCreate | None:

@@ -1,0 +1,306 @@
+"""The OpenAPI 3.0.3 document of `/api/v1`, kept as data: `SCHEMAS` (components) and `PATHS`, one entry per
+route. A new endpoint adds its schemas and its path item here; `tests/test_api_events.py` fails when a
+route of the app is missing from `PATHS`, or a documented route does not exist."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
+from credit.models.event import EventStatus
+from credit.services.event_input import LIMITS
+
+OPENAPI_VERSION = "3.0.3"
+SECURITY_SCHEME = "bearerKey"
+
+INFO = {
+    "title": "质量信用红黑榜 API",
+    "version": "1.0.0",
+    "description": (
+        "供其他部门报送信用事件并查询审核结果。Quality-credit red/black list API for other departments.\n\n"
+        "认证:`Authorization: Bearer <前缀>.<密钥>`,密钥由管理员以 `flask credit api-key create` 签发。"
+        '每个操作所需的权限范围见 `x-scopes`。错误一律为 JSON `{"error": 代码, "message": 说明}`。'
+    ),
+}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _text(description: str, *, max_length: int | None = None, **more: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "nullable": True, "description": description, **more}
+    if max_length:
+        schema["maxLength"] = max_length
+    return schema
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {
+                "type": "string",
+                "description": "机器可读的错误代码,如 unauthorized、not_found",
+                "example": "unauthorized",
+            },
+            "message": {"type": "string", "description": "给人看的说明(中文)"},
+        },
+    },
+    "FieldError": {
+        "type": "object",
+        "required": ["field", "message"],
+        "properties": {
+            "field": {"type": "string", "description": "出错的字段;空字符串表示整条记录"},
+            "message": {"type": "string"},
+        },
+    },
+    "ValidationError": {
+        "type": "object",
+        "required": ["error", "message", "details"],
+        "properties": {
+            "error": {"type": "string", "enum": ["validation_failed"]},
+            "message": {"type": "string", "description": "所有问题的汇总"},
+            "details": {"type": "array", "items": ref("FieldError"), "description": "每个问题一项"},
+        },
+    },
+    "EventInput": {
+        "type": "object",
+        "description": (
+            "一条信用事件,与录入表单和导入文件的校验规则相同。字段值为字符串(amount 可为数字);"
+            "可选字段可省略或为 null;未列出的字段会被拒绝。"
+        ),
+        "required": ["uscc", "event_type", "occurred_on", "document_no", "authority"],
+        "additionalProperties": False,
+        "properties": {
+            "uscc": _text("企业统一社会信用代码(18位,GB 32100-2015),须已在本局登记"),
+            "event_type": _text("事件类型代码", enum=[*EVENT_TYPES, None]),
+            "occurred_on": _text("发生日期 YYYY-MM-DD,不晚于今天(北京时间)", format="date"),
+            "document_no": _text("文书号;与企业、事件类型一起唯一", max_length=LIMITS["document_no"]),
+            "authority": _text("作出机关", max_length=LIMITS["authority"]),
+            "severity": _text(
+                "严重程度:spot_check_fail 须为 general 或 serious,penalty 须为 general 或 heavy,其他类型留空",
+                enum=[*SEVERITY_LABELS, None],
+            ),
+            "amount": {
+                "anyOf": [{"type": "string"}, {"type": "number"}],
+                "nullable": True,
+                "description": "金额(元),非负,最多两位小数",
+                "example": "50000.00",
+            },
+            "product": _text("产品名称", max_length=LIMITS["product"]),
+            "valid_until": _text(
+                "有效期至 YYYY-MM-DD:famous_brand 与 certification 必填且晚于发生日期,其他类型留空", format="date"
+            ),
+            "description": _text("说明", max_length=LIMITS["description"]),
+            "person_name": _text("首席质量官姓名(cqo_appointed、cqo_left 必填)", max_length=LIMITS["person_name"]),
+            "certificate_no": _text(
+                "首席质量官培训证书编号(cqo_appointed、cqo_left 必填)", max_length=LIMITS["certificate_no"]
+            ),
+            "rectifies_document_no": _text(
+                "仅 rectified:所整改的监督抽查不合格记录的文书号;省略时关联该企业最近一条未关闭的不合格记录"
+            ),
+        },
+        "example": {
+            "uscc": "91440605MA4UJ7XQ7Q",
+            "event_type": "spot_check_fail",
+            "occurred_on": "2026-03-02",
+            "document_no": "佛南市监抽〔2026〕17号",
+            "authority": "佛山市南海区市场监督管理局",
+            "severity": "serious",
+            "product": "电热水壶",
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": [
+            "id",
+            "uscc",
+            "event_type",
+            "occurred_on",
+            "document_no",
+            "authority",
+            "severity",
+            "amount",
+            "product",
+            "valid_until",
+            "description",
+            "person_name",
+            "certificate_no",
+            "rectifies_document_no",
+            "status",
+            "source",
+            "recorded_at",
+            "reviewed_at",
+            "review_note",
+            "revoked_at",
+            "revoke_reason",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
+            "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+            "occurred_on": {"type": "string", "format": "date"},
+            "document_no": {"type": "string"},
+            "authority": {"type": "string"},
+            "severity": {"type": "string", "nullable": True, "enum": [*SEVERITY_LABELS, None]},
+            "amount": {
+                "type": "string",
+                "nullable": True,
+                "description": "两位小数的十进制字符串",
+                "example": "50000.00",
+            },
+            "product": {"type": "string"},
+            "valid_until": {"type": "string", "format": "date", "nullable": True},
+            "description": {"type": "string"},
+            "person_name": {"type": "string"},
+            "certificate_no": {"type": "string"},
+            "rectifies_document_no": {
+                "type": "string",
+                "nullable": True,
+                "description": "rectified:所关联的不合格记录的文书号",
+            },
+            "status": {
+                "type": "string",
+                "enum": [s.value for s in EventStatus],
+                "description": "pending 待审核 → effective 已生效 / rejected 已驳回;effective 可能再被 revoked 撤销",
+            },
+            "source": {"type": "string", "enum": ["form", "import", "api"]},
+            "recorded_at": {"type": "string", "format": "date-time"},
+            "reviewed_at": {"type": "string", "format": "date-time", "nullable": True},
+            "review_note": {"type": "string", "description": "审核意见;驳回时为驳回理由"},
+            "revoked_at": {"type": "string", "format": "date-time", "nullable": True},
+            "revoke_reason": {"type": "string"},
+        },
+    },
+}
+
+
+def error_response(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+ERRORS: dict[int, dict[str, Any]] = {
+    400: error_response("请求体不是 JSON 对象(bad_request)"),
+    401: {
+        **error_response("缺少、格式错误、未知或已吊销的 API 密钥(unauthorized)"),
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    },
+    403: error_response("密钥没有所需权限范围(forbidden)"),
+    404: error_response("不存在,或不属于本部门(not_found)"),
+    409: error_response("同一企业、同一事件类型、同一文书号的记录已存在(conflict)"),
+    413: error_response("请求体过大(request_entity_too_large)"),
+    422: error_response("校验未通过(validation_failed),details 逐项列出字段与原因", "ValidationError"),
+    500: error_response("服务器内部错误(internal_error),已记录"),
+}
+
+
+def operation(
+    *,
+    operation_id: str,
+    summary: str,
+    responses: dict[int, dict[str, Any]],
+    errors: tuple[int, ...],
+    scope: str | None = None,
+    description: str = "",
+    parameters: list[dict[str, Any]] | None = None,
+    request_schema: str | None = None,
+    tags: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One operation: the key scope it needs (None: public), its own responses and the shared errors."""
+    op: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": list(tags)}
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    if request_schema:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(request_schema)}}}
+    statuses = set(errors) | {500}
+    if scope is None:
+        op["security"] = []
+    else:
+        op["security"] = [{SECURITY_SCHEME: []}]
+        op["x-scopes"] = [scope]
+        statuses |= {401, 403}
+    op["responses"] = {str(status): body for status, body in responses.items()} | {
+        str(status): ERRORS[status] for status in sorted(statuses)
+    }
+    return op
+
+
+EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/events": {
+        "post": operation(
+            operation_id="recordEvent",
+            summary="报送一条信用事件(待审核)",
+            description=(
+                "与录入表单相同的校验;成功后事件为 pending,经本局审核员审核后生效。用 Location 头中的地址查询审核结果。"
+            ),
+            scope="record",
+            request_schema="EventInput",
+            responses={
+                201: {
+                    "description": "已记录,待审核",
+                    "headers": {"Location": {"schema": {"type": "string"}, "description": "/api/v1/events/{event_id}"}},
+                    "content": {"application/json": {"schema": ref("Event")}},
+                }
+            },
+            errors=(400, 409, 413, 422),
+            tags=("events",),
+        )
+    },
+    "/events/{event_id}": {
+        "get": operation(
+            operation_id="getEvent",
+            summary="查询本部门报送的一条信用事件及其审核结果",
+            scope="record",
+            parameters=[EVENT_ID],
+            responses={200: {"description": "该事件", "content": {"application/json": {"schema": ref("Event")}}}},
+            errors=(404,),
+            tags=("events",),
+        )
+    },
+    "/openapi.json": {
+        "get": operation(
+            operation_id="getOpenApi",
+            summary="本文档(公开)",
+            responses={
+                200: {
+                    "description": "OpenAPI 3.0.3 文档",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+            errors=(),
+            tags=("meta",),
+        )
+    },
+}
+
+
+def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
+    """The whole document; paths are relative to `server_url`."""
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": copy.deepcopy(INFO),
+        "servers": [{"url": server_url}],
+        "tags": [
+            {"name": "events", "description": "信用事件报送(scope: record)"},
+            {"name": "meta", "description": "关于本 API"},
+        ],
+        "paths": copy.deepcopy(PATHS),
+        "components": {
+            "schemas": copy.deepcopy(SCHEMAS),
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "<prefix>.<secret>",
+                    "description": "部门 API 密钥;权限范围 check(信用查询)、record(事件报送)",
+                }
+            },
+        },
+    }

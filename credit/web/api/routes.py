@@ -1,0 +1,136 @@
+"""The JSON API `/api/v1`: departments report credit events with their keys and poll the review outcome.
+
+Every answer is JSON, errors included (`credit.web.errors` covers 404/405/500 under /api/). CSRF does not
+apply: a request carries its key in a header, never a cookie."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, jsonify, request, url_for
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from credit.models import ApiKey, CreditEvent, Firm
+from credit.services import events
+from credit.services.event_input import EVENT_FIELDS, FieldError
+from credit.web.api.auth import api_error, current_department, current_key, key_required, key_unit_of_work
+from credit.web.api.openapi import openapi_document
+from credit.web.db import get_session
+from credit.web.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+NUMBER_FIELDS = frozenset({"amount"})
+
+
+def _summary(errors: list[FieldError]) -> str:
+    return ";".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
+
+
+def validation_failed(errors: list[FieldError]):
+    return api_error(
+        422,
+        "validation_failed",
+        _summary(errors),
+        details=[{"field": e.field, "message": e.message} for e in errors],
+    )
+
+
+def event_payload(body: dict[str, Any]) -> tuple[dict[str, str], list[FieldError]]:
+    """The submitted fields as the shared validation expects them (text), or the type errors found.
+    Unknown fields are refused: a misspelt optional field would otherwise be silently lost."""
+    errors = [FieldError(str(name), "未知字段") for name in body if name not in EVENT_FIELDS]
+    raw: dict[str, str] = {}
+    for name in EVENT_FIELDS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            raw[name] = value
+        elif name in NUMBER_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
+            raw[name] = str(value)
+        else:
+            errors.append(FieldError(name, "须为字符串或数字" if name in NUMBER_FIELDS else "须为字符串"))
+    return raw, errors
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def event_json(session: Session, event: CreditEvent) -> dict[str, Any]:
+    """An event as the API shows it to the department that reported it."""
+    firm = session.get(Firm, event.firm_id)
+    failure = session.get(CreditEvent, event.rectifies_id) if event.rectifies_id else None
+    return {
+        "id": event.id,
+        "uscc": firm.uscc if firm else None,
+        "event_type": event.event_type,
+        "occurred_on": event.occurred_on.isoformat(),
+        "document_no": event.document_no,
+        "authority": event.authority,
+        "severity": event.severity,
+        "amount": None if event.amount is None else f"{event.amount:.2f}",
+        "product": event.product,
+        "valid_until": event.valid_until.isoformat() if event.valid_until else None,
+        "description": event.description,
+        "person_name": event.person_name,
+        "certificate_no": event.certificate_no,
+        "rectifies_document_no": failure.document_no if failure else None,
+        "status": str(event.status),
+        "source": event.source,
+        "recorded_at": _instant(event.recorded_at),
+        "reviewed_at": _instant(event.reviewed_at),
+        "review_note": event.review_note,
+        "revoked_at": _instant(event.revoked_at),
+        "revoke_reason": event.revoke_reason,
+    }
+
+
+@bp.post("/events")
+@key_required("record")
+def record_event():
+    """Record one event, pending review, in the name of the key's department."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "bad_request", "请求体须为 JSON 对象,并带 Content-Type: application/json")
+    raw, errors = event_payload(body)
+    if errors:
+        return validation_failed(errors)
+    try:
+        with key_unit_of_work() as session:
+            event = events.record_event(session, raw, api_key=current_key(), source="api")
+    except events.EventError as exc:
+        if exc.conflict:
+            return api_error(409, "conflict", _summary(exc.errors))
+        return validation_failed(exc.errors)
+    except IntegrityError:  # the same event sent twice at once: the natural-key index decides
+        return api_error(409, "conflict", "document_no: 该企业已有同类型、同文书号的记录")
+    response = jsonify(event_json(get_session(), event))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.event_detail", event_id=event.id)
+    return response
+
+
+@bp.get("/events/<int:event_id>")
+@key_required("record")
+def event_detail(event_id: int):
+    """An event this department reported, with its review outcome; other events do not exist for it."""
+    session = get_session()
+    event = session.exec(
+        select(CreditEvent)
+        .join(ApiKey, CreditEvent.api_key_id == ApiKey.id)  # type: ignore[arg-type]
+        .where(CreditEvent.id == event_id, ApiKey.department_id == current_department().id)
+    ).first()
+    if event is None:
+        return api_error(404, "not_found", f"本部门没有报送过编号为 {event_id} 的信用事件")
+    return jsonify(event_json(session, event))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI document of this API (public)."""
+    return jsonify(openapi_document(server_url=request.script_root + (bp.url_prefix or "")))
