@@ -19,11 +19,8 @@ class EventType:
     closes_failure: bool = False  # 整改复查: points at the spot-check failure it closes
 
 
-SEVERITY_LABELS = {
-    "general": "一般",
-    "serious": "严重(涉及安全、健康项目)",
-    "heavy": "从重(从重罚款、停产停业、吊销许可证)",
-}
+# Short labels for tables and choices; the form's help text says what serious and heavy mean.
+SEVERITY_LABELS = {"general": "一般", "serious": "严重", "heavy": "从重"}
 
 EVENT_TYPES: dict[str, EventType] = {
     t.code: t

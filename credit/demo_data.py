@@ -12,6 +12,7 @@ This module is pure Python (standard library only).
 from __future__ import annotations
 
 import random
+from datetime import date, timedelta
 from itertools import accumulate
 
 from credit.reference import REGIONS, SCALES
@@ -273,3 +274,123 @@ def generate_firms(n: int, seed: int = 2026) -> list[dict]:
             }
         )
     return firms
+
+
+_AUTHORITY = "东莞市市场监督管理局"
+_PRODUCTS = (
+    "电热水壶",
+    "电源适配器",
+    "儿童玩具",
+    "皮鞋",
+    "童装",
+    "LED 灯具",
+    "插头插座",
+    "塑料水杯",
+    "办公椅",
+    "电线电缆",
+)
+_WINDOW_DAYS = 4 * 365
+
+
+def generate_events(firms: list[dict], *, today: date, seed: int = 2026) -> list[dict]:
+    """A plausible credit history for each firm over the last four years, deterministic for a seed.
+
+    Most firms have a spot check or two and pass; some fail (and usually rectify); a few are penalised,
+    fewer heavily; 规上 firms more often hold certifications, awards, brand titles and a 首席质量官. Each
+    dict has the import-file fields plus `rectifies_document_no` for re-checks."""
+    rng = random.Random(seed * 7919 + len(firms))
+    events: list[dict] = []
+    counter = 0
+
+    def add(firm: dict, event_type: str, days_ago: int, **extra: object) -> dict:
+        nonlocal counter
+        counter += 1
+        occurred = today - timedelta(days=max(1, days_ago))
+        row = {
+            "uscc": firm["uscc"],
+            "event_type": event_type,
+            "occurred_on": occurred,
+            "document_no": f"东市监〔{occurred.year}〕{counter:06d}号",
+            "authority": _AUTHORITY,
+            "severity": None,
+            "amount": None,
+            "product": "",
+            "valid_until": None,
+            "description": "",
+            "person_name": "",
+            "certificate_no": "",
+            "rectifies_document_no": "",
+            **extra,
+        }
+        events.append(row)
+        return row
+
+    for firm in firms:
+        large = firm["scale"] == "规上"
+        for _ in range(rng.choices((0, 1, 2, 3), (20, 45, 25, 10))[0]):
+            add(firm, "spot_check_pass", rng.randint(1, _WINDOW_DAYS), product=rng.choice(_PRODUCTS))
+        if rng.random() < 0.18:
+            severity = "serious" if rng.random() < 0.3 else "general"
+            days = rng.randint(30, _WINDOW_DAYS)
+            fail = add(firm, "spot_check_fail", days, severity=severity, product=rng.choice(_PRODUCTS))
+            if rng.random() < 0.7:
+                add(
+                    firm,
+                    "rectified",
+                    days - rng.randint(20, 90),
+                    product=fail["product"],
+                    rectifies_document_no=fail["document_no"],
+                )
+            if rng.random() < 0.25:
+                add(
+                    firm,
+                    "spot_check_fail",
+                    rng.randint(1, _WINDOW_DAYS),
+                    severity="general",
+                    product=rng.choice(_PRODUCTS),
+                )
+        if rng.random() < 0.06:
+            heavy = rng.random() < 0.2
+            add(
+                firm,
+                "penalty",
+                rng.randint(1, _WINDOW_DAYS),
+                severity="heavy" if heavy else "general",
+                amount=str(rng.choice((5000, 8000, 20000, 50000, 120000, 300000)) * (3 if heavy else 1)),
+                product=rng.choice(_PRODUCTS),
+            )
+        if rng.random() < 0.05:
+            add(firm, "complaint_substantiated", rng.randint(1, 365))
+        if rng.random() < 0.02:
+            add(firm, "interview", rng.randint(1, 365))
+        if rng.random() < 0.01:
+            add(firm, "recall_voluntary", rng.randint(1, 365), product=rng.choice(_PRODUCTS))
+        if rng.random() < 0.004:
+            add(firm, rng.choice(("spot_check_refused", "serious_dishonesty")), rng.randint(1, _WINDOW_DAYS))
+        if rng.random() < (0.5 if large else 0.15):
+            days = rng.randint(30, _WINDOW_DAYS)
+            add(firm, "certification", days, valid_until=today - timedelta(days=days) + timedelta(days=3 * 365))
+        if large and rng.random() < 0.5:
+            add(
+                firm,
+                "cqo_appointed",
+                rng.randint(60, _WINDOW_DAYS),
+                person_name=rng.choice(_SURNAMES)[0] + "".join(rng.choices(_GIVEN_CHARS, k=2)),
+                certificate_no=f"ZLG-{counter:06d}",
+            )
+        if large and rng.random() < 0.08:
+            days = rng.randint(30, 3 * 365)
+            add(
+                firm,
+                "famous_brand",
+                days,
+                valid_until=today - timedelta(days=days) + timedelta(days=3 * 365),
+                product=rng.choice(_PRODUCTS),
+            )
+        if large and rng.random() < 0.05:
+            add(firm, rng.choice(("award_municipal", "award_municipal", "award_provincial")), rng.randint(30, 3 * 365))
+        if rng.random() < (0.3 if large else 0.05):
+            add(firm, "credit_report", rng.randint(1, 365))
+        if large and rng.random() < 0.1:
+            add(firm, "standard_leadership", rng.randint(30, 3 * 365))
+    return events

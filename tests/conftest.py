@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Real password hashing, at a cost fit for a test suite that logs in a thousand times (must be set before
+# credit.services.users is imported).
+os.environ.setdefault("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 

@@ -33,6 +33,25 @@ PAGES: dict[str, tuple[str, object]] = {
     "records.review_queue": ("/admin/review", {"reviewer"}),
     "records.import_list": ("/admin/imports", {"recorder", "reviewer"}),
     "records.import_template": ("/admin/imports/template.csv", {"recorder", "reviewer"}),
+    "rules.version_list": ("/admin/rules", STAFF),
+    "rules.version_detail": ("/admin/rules/1", STAFF),
+    "rules.version_diff": ("/admin/rules/diff?a=1&b=1", STAFF),
+    "rules.version_new": ("/admin/rules/new", {"admin"}),
+    "dueprocess.listing_list": ("/admin/listings", STAFF),
+    "dueprocess.listing_detail": ("/admin/listings/{listing_id}", STAFF),
+    "dueprocess.listing_notice": ("/admin/listings/{listing_id}/notice", STAFF),
+    "dueprocess.petition_list": ("/admin/petitions", {"reviewer"}),
+    "dueprocess.petition_detail": ("/admin/petitions/{petition_id}", {"reviewer"}),
+    "dueprocess.petition_new": ("/admin/petitions/new?event={event_id}", {"recorder"}),
+    "public.objection_new": ("/objections/new", PUBLIC),
+    "public.current": ("/lists/black", PUBLIC),
+    "public.firm": ("/firms/{uscc}", PUBLIC),
+    "public.publication_list": ("/publications", PUBLIC),
+    "public.publication": ("/publications/2026-01", PUBLIC),
+    "public.publication_download": ("/publications/2026-01.csv", PUBLIC),
+    "public.feed": ("/feed.atom", PUBLIC),
+    "public.objection_lookup": ("/objections/lookup?reference={reference}", PUBLIC),
+    "public.objection_status": ("/objections/{reference}", PUBLIC),
 }
 # POST-only endpoints: (path, roles allowed)
 ACTIONS: dict[str, tuple[str, object]] = {
@@ -42,11 +61,15 @@ ACTIONS: dict[str, tuple[str, object]] = {
     "records.event_reject": ("/admin/events/{event_id}/reject", {"reviewer"}),
     "records.event_revoke": ("/admin/events/{event_id}/revoke", {"reviewer"}),
     "records.batch_approve": ("/admin/imports/{batch_id}/approve", {"reviewer"}),
+    "rules.version_activate": ("/admin/rules/1/activate", {"admin"}),
+    "dueprocess.listing_decide": ("/admin/listings/{listing_id}/decide", {"reviewer"}),
+    "dueprocess.listing_waive": ("/admin/listings/{listing_id}/waive", {"recorder", "reviewer"}),
+    "dueprocess.petition_decide": ("/admin/petitions/{petition_id}/decide", {"reviewer"}),
 }
 
 
 # The JSON API authenticates departments by key, not by login; tests/test_api_*.py check its scopes.
-API = {"api.record_event", "api.event_detail", "api.openapi"}
+API = {"api.record_event", "api.event_detail", "api.openapi", "api.publication_list", "api.publication"}
 
 
 def test_every_route_has_an_access_rule(app):
@@ -59,8 +82,10 @@ def ids(tx) -> dict:
     """A firm with an effective event and an import batch, recorded and approved by other people."""
     from credit.services.event_import import import_events
     from credit.services.events import approve_event, record_event
+    from credit.services.rulesets import ensure_default_ruleset
 
     with tx() as s:
+        ensure_default_ruleset(s)
         firm = make_firm(s)
         recorder = make_user(s, username="someone", role="recorder")
         approver = make_user(s, username="approver", role="reviewer")
@@ -78,7 +103,45 @@ def ids(tx) -> dict:
         approve_event(s, event, approver)
         csv = f"uscc,event_type,occurred_on,document_no,authority\n{firm.uscc},interview,2026-02-01,约-2,市局\n"
         batch = import_events(s, csv.encode(), recorder=recorder, filename="a.csv")
-        return {"uscc": firm.uscc, "event_id": event.id, "batch_id": batch.batch_id}
+        from credit.services.due_process import file_petition
+        from credit.services.listings import open_listing
+
+        heavy = record_event(
+            s,
+            {
+                "uscc": firm.uscc,
+                "event_type": "penalty",
+                "severity": "heavy",
+                "occurred_on": "2026-01-06",
+                "document_no": "罚-1",
+                "authority": "市局",
+            },
+            recorder=recorder,
+        )
+        approve_event(s, heavy, approver)
+        listing = open_listing(s, firm.id, "black")
+        from datetime import date
+
+        from credit.services.publications import publish_period
+
+        publish_period(s, "2026-01", published_by="test", today=date(2026, 2, 1))
+        petition = file_petition(
+            s,
+            kind="objection",
+            firm=firm,
+            event=event,
+            applicant_name="张",
+            applicant_contact="1",
+            statement="事实和理由写满十个字",
+        )
+        return {
+            "uscc": firm.uscc,
+            "event_id": event.id,
+            "batch_id": batch.batch_id,
+            "listing_id": listing.id,
+            "petition_id": petition.id,
+            "reference": petition.reference,
+        }
 
 
 @pytest.mark.parametrize("endpoint", sorted(PAGES))

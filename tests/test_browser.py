@@ -149,7 +149,61 @@ def test_record_then_a_second_person_approves(browser: Browser, page: Page, live
     other.context.close()
 
     page.goto(f"{live_url}/admin/firms/{firm.uscc}")
-    row = page.get_by_role("row").filter(has_text="东市监罚〔2026〕88号")
+    row = page.locator("table.events tr").filter(has_text="东市监罚〔2026〕88号")
     expect(row).to_contain_text("已生效")
     expect(row).to_contain_text("李录入")
     expect(row).to_contain_text("王审核")
+
+
+def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url: str, tx, runner):
+    """record → approve → assess → decide the listing → publish → the public pages show it."""
+    from credit.services.rulesets import ensure_default_ruleset
+
+    with tx() as s:
+        ensure_default_ruleset(s)
+        make_user(s, username="recorder", role="recorder", display_name="李录入")
+        make_user(s, username="reviewer", role="reviewer", display_name="王审核")
+        firm = make_firm(s, name="东莞市全流程测试化工有限公司")
+
+    recorder = browser.new_context().new_page()
+    log_in(recorder, live_url, "recorder")
+    recorder.goto(f"{live_url}/admin/events/new?uscc={firm.uscc}")
+    recorder.get_by_label("事件类型").select_option("penalty")
+    recorder.get_by_label("发生日期").fill("2026-10-15")
+    recorder.get_by_label("文书号", exact=True).fill("东市监罚〔2026〕101号")
+    recorder.get_by_label("作出机关").fill("东莞市市场监督管理局")
+    recorder.get_by_label("严重程度").select_option("heavy")
+    recorder.get_by_label("金额(元)").fill("300000")
+    recorder.get_by_role("button", name="提交审核").click()
+    expect(recorder.get_by_text("等待审核")).to_be_visible()
+
+    reviewer = browser.new_context().new_page()
+    log_in(reviewer, live_url, "reviewer")
+    reviewer.get_by_role("link", name="审核队列").click()
+    reviewer.get_by_role("button", name="通过").click()
+    expect(reviewer.get_by_text("已审核通过")).to_be_visible()
+
+    assessed = runner.invoke(args=["credit", "assess"])
+    assert assessed.exit_code == 0, assessed.output
+
+    reviewer.goto(f"{live_url}/admin/listings")
+    reviewer.get_by_role("row").filter(has_text="东莞市全流程测试化工有限公司").get_by_role("link").first.click()
+    reviewer.get_by_label("放弃陈述申辩的方式和材料").fill("企业书面声明放弃陈述申辩(附件 1)")
+    reviewer.get_by_role("button", name="登记企业放弃陈述申辩").click()
+    reviewer.get_by_label("列入黑榜").check()
+    reviewer.get_by_role("button", name="作出决定").click()
+    expect(reviewer.get_by_text("已列入").first).to_be_visible()
+
+    # The scheduler, started after the month is over, publishes it.
+    published = runner.invoke(args=["credit", "scheduler", "--once", "--now", "2026-12-01"])
+    assert published.exit_code == 0, published.output
+
+    public = browser.new_context().new_page()
+    public.goto(f"{live_url}/publications/2026-11")
+    expect(public.get_by_role("link", name="东莞市全流程测试化工有限公司")).to_be_visible()
+    public.goto(f"{live_url}/lists/black")
+    expect(public.get_by_role("link", name="东莞市全流程测试化工有限公司")).to_be_visible()
+    public.get_by_role("link", name="东莞市全流程测试化工有限公司").click()
+    expect(public.get_by_text("东市监罚〔2026〕101号")).to_be_visible()
+    for page in (recorder, reviewer, public):
+        page.context.close()

@@ -25,4 +25,4 @@ LOGIN_MESSAGE = _("请先登录。")
 # credit/models/event.py STATUS_LABELS and credit/catalog.py SEVERITY_LABELS, shown through the
 # `status_label` and `severity_label` filters. (Event-type labels carry their English in the catalogue.)
 STATUS_LABELS = (_("待审核"), _("已生效"), _("已驳回"), _("已撤销"))
-SEVERITY_LABELS = (_("一般"), _("严重(涉及安全、健康项目)"), _("从重(从重罚款、停产停业、吊销许可证)"))
+SEVERITY_LABELS = (_("一般"), _("严重"), _("从重"))

@@ -1,10 +1,14 @@
 """SQLModel tables, one module per aggregate. Importing this package registers every table."""
 
 from credit.models.apikey import ApiKey, Department
+from credit.models.assessment import FirmAssessment, Listing, ListingStatus, ListKind
 from credit.models.audit import Actor, AuditEntry
 from credit.models.base import utcnow
 from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
+from credit.models.objection import Petition, PetitionKind, PetitionStatus
+from credit.models.publication import Publication, PublicationEntry
+from credit.models.ruleset import RuleSetVersion
 from credit.models.user import Role, User
 
 __all__ = [
@@ -15,9 +19,19 @@ __all__ = [
     "Department",
     "EventStatus",
     "Firm",
+    "FirmAssessment",
     "FirmCreate",
     "ImportBatch",
+    "ListKind",
+    "Listing",
+    "ListingStatus",
+    "Petition",
+    "PetitionKind",
+    "PetitionStatus",
+    "Publication",
+    "PublicationEntry",
     "Role",
+    "RuleSetVersion",
     "User",
     "utcnow",
 ]

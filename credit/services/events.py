@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from credit.catalog import EVENT_TYPES
 from credit.models import Actor, ApiKey, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
 from credit.models.audit import audit_row, write_audit
+from credit.services.assessment import after_event_change, after_events_change
 from credit.services.event_input import EventInput, FieldError, parse_event
 from credit.services.firms import get_firm
 
@@ -34,7 +35,7 @@ def ensure_system_user(session: Session) -> User:
     """The account that records what no person typed (imports without --by). It cannot log in."""
     from secrets import token_hex
 
-    from werkzeug.security import generate_password_hash
+    from credit.services.users import hash_password
 
     user = session.exec(select(User).where(User.username == SYSTEM_USERNAME)).first()
     if user is None:
@@ -42,7 +43,7 @@ def ensure_system_user(session: Session) -> User:
             username=SYSTEM_USERNAME,
             display_name="系统",
             role="recorder",
-            password_hash=generate_password_hash(token_hex(32)),
+            password_hash=hash_password(token_hex(32)),
             is_active=False,
         )
         session.add(user)
@@ -165,12 +166,14 @@ def approve_event(session: Session, event: CreditEvent, reviewer: User, note: st
             original.revoke_reason = f"已更正为 #{event.id}"
             session.add(original)
             session.flush()
+            after_event_change(session, original)
     event.status = EventStatus.effective
     event.reviewed_by_id = reviewer.id
     event.reviewed_at = now
     event.review_note = note.strip()[:1000]
     session.add(event)
     session.flush()
+    after_event_change(session, event)
     return event
 
 
@@ -204,6 +207,7 @@ def revoke_event(session: Session, event: CreditEvent, reviewer: User, reason: s
     event.revoke_reason = reason.strip()[:1000]
     session.add(event)
     session.flush()
+    after_event_change(session, event)
     return event
 
 
@@ -292,6 +296,10 @@ def approve_batch(session: Session, batch: ImportBatch, reviewer: User) -> Batch
             ],
         )
     session.expire_all()
+    if ids:
+        wanted = set(ids)
+        batch_events = session.exec(select(CreditEvent).where(CreditEvent.import_batch_id == batch.id)).all()
+        after_events_change(session, [e for e in batch_events if e.id in wanted])
     return result
 
 

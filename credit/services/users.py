@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,14 @@ RESERVED_USERNAMES = frozenset({"system", "anonymous"})  # accounts and actor la
 # Lock-out: this many failed log-ins for one name within the window blocks further attempts until it passes.
 MAX_FAILED_LOGINS = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
+# werkzeug's default (scrypt). The test suite lowers the cost through PASSWORD_HASH_METHOD to stay quick;
+# production never sets it.
+HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+
+
+def hash_password(password: str) -> str:
+    """A salted hash of the password (the only form in which it is stored)."""
+    return generate_password_hash(password, method=HASH_METHOD)
 
 
 class UserError(ValueError):
@@ -59,7 +68,7 @@ def create_user(
     user = User(
         username=username,
         role=_role(role),
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         display_name=display_name.strip() or username,
         department=department.strip(),
     )
@@ -86,7 +95,7 @@ def update_user(
 def set_password(session: Session, user: User, password: str) -> None:
     """Replace a password; every open session of the user ends."""
     check_password_strength(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     user.session_epoch += 1
     session.add(user)
     session.flush()

@@ -61,14 +61,18 @@ def register_blueprints(app: Flask) -> None:
     from credit.web.admin.routes import bp as admin_bp
     from credit.web.api.routes import bp as api_bp
     from credit.web.auth.routes import bp as auth_bp
+    from credit.web.dueprocess.routes import bp as dueprocess_bp
     from credit.web.public.routes import bp as public_bp
     from credit.web.records.routes import bp as records_bp
+    from credit.web.rules.routes import bp as rules_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp)  # url_prefix /api/v1, set on the blueprint
     app.register_blueprint(records_bp, url_prefix="/admin")
+    app.register_blueprint(rules_bp, url_prefix="/admin")
+    app.register_blueprint(dueprocess_bp, url_prefix="/admin")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -3,21 +3,30 @@ a one-line reason and changes nothing."""
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from credit.clock import parse_iso_date, today
 from credit.db import session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor, User
+from credit.rules.ruleset import PURPOSES
+from credit.services.assessment import assess_all
+from credit.services.checks import check_firm
 from credit.services.demo import seed_demo
 from credit.services.event_import import import_events
 from credit.services.events import ensure_system_user
-from credit.services.firms import import_firms
+from credit.services.firms import get_firm, import_firms
+from credit.services.listings import expire_listings
+from credit.services.rulesets import active_version, ensure_default_ruleset
 from credit.services.users import UserError, create_user, get_user
+from credit.uscc import UsccError, validate_uscc
 
 credit_cli = AppGroup("credit", help="质量信用红黑榜 commands.")
 
@@ -42,7 +51,9 @@ def init_command() -> None:
     revision = upgrade_to_head(_engine())
     with session_scope(_engine(), _actor()) as session:
         ensure_system_user(session)
-    click.echo(f"数据库已就绪 (revision {revision}).")
+        ensure_default_ruleset(session)
+        version = active_version(session)
+    click.echo(f"数据库已就绪 (revision {revision}),生效规则集 v{version.version}。")
 
 
 @credit_cli.command("create-user")
@@ -113,6 +124,66 @@ def import_events_command(file: Path, by: str, approve_as: str) -> None:
     click.echo(f"{report.rows} 行:新增 {report.created}({state}),已存在 {report.skipped}{batch}。")
 
 
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return parse_iso_date(value, field="--as-of")
+    except ValueError as exc:
+        fail(str(exc))
+    return None
+
+
+@credit_cli.command("assess")
+@click.option("--as-of", "as_of", default=None, help="The assessment date (YYYY-MM-DD); default today.")
+def assess_command(as_of: str | None) -> None:
+    """Assess every firm under the active rule set (set-based, inside the database)."""
+    day = _date(as_of) or today()
+    with session_scope(_engine(), _actor()) as session:
+        with click.progressbar(length=3, label=f"评价 {day}", file=sys.stderr) as bar:
+            run = assess_all(session, as_of=day, progress=lambda _step: bar.update(1))
+        ended = expire_listings(session, day) if as_of is None else 0
+    grades = " ".join(f"{g}:{run.grades.get(g, 0)}" for g in "ABCD") if run.grades else ""
+    click.echo(
+        f"{day} 规则集 v{run.rule_set_version}:{run.firms} 家企业({grades});"
+        f"拟列入黑榜 {run.black_proposed},新列入红榜 {run.red_listed},续期 {run.red_renewed}"
+        + (f",期满移出 {ended}" if ended else "")
+        + "。"
+    )
+
+
+@credit_cli.command("check")
+@click.argument("uscc")
+@click.option("--purpose", default="permit", show_default=True, type=click.Choice(list(PURPOSES)))
+@click.option("--as-of", "as_of", default=None, help="The date to answer for (YYYY-MM-DD); default today.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the API's shape).")
+def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> None:
+    """A firm's grade, lists and the measures that apply for a purpose. Exit status 2 for an unknown firm."""
+    try:
+        code = validate_uscc(uscc)
+    except UsccError as exc:
+        fail(exc.message)
+    day = _date(as_of)
+    with session_scope(_engine(), _actor()) as session:
+        firm = get_firm(session, code)
+        if firm is None:
+            click.echo(f"错误: 统一社会信用代码 {code} 未登记", err=True)
+            sys.exit(2)
+        answer = check_firm(session, firm, purpose=purpose, as_of=day)
+        data = answer.as_dict()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{data['name']}({data['uscc']})  {data['as_of']}  规则集 v{data['rule_set']}")
+    click.echo(f"信用等级 {data['grade']},得分 {data['score']}")
+    for entry in data["lists"]:
+        click.echo(f"  {entry['list']} {entry['status']} {entry['since']}–{entry['until'] or ''} {entry['reason']}")
+    for measure in data["measures"]:
+        click.echo(f"  措施[{purpose}] {measure['text']}(依据:{measure['basis']})")
+    if not data["measures"]:
+        click.echo(f"  {purpose}:无特别措施")
+
+
 @credit_cli.command("demo")
 @click.option("--firms", default=2000, show_default=True, type=click.IntRange(1, 2_000_000))
 @click.option("--seed", default=2026, show_default=True)
@@ -123,7 +194,9 @@ def demo_command(firms: int, seed: int) -> None:
         click.progressbar(length=firms, label="生成演示数据", file=sys.stderr) as bar,
     ):
         report = seed_demo(session, firms=firms, seed=seed, progress=bar.update)
-    click.echo(f"演示企业:新增 {report.firms_created},已有 {report.firms_present}。")
+    click.echo(
+        f"演示企业:新增 {report.firms_created},已有 {report.firms_present};信用事件 {report.events_created} 条,已完成评价。"
+    )
     if report.credentials:
         path = Path(current_app.instance_path) / "demo-credentials.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,3 +291,91 @@ def api_key_revoke_command(prefix: str) -> None:
         click.echo(f"API 密钥 {prefix} 已于 {_when(key.revoked_at)} 吊销。")  # type: ignore[union-attr]
     else:
         click.echo(f"已吊销 API 密钥 {prefix}。")
+
+
+@credit_cli.group("listings")
+def listings_cli() -> None:
+    """Black-list decisions (SPEC §2): list the proposals whose notice period is over."""
+
+
+@listings_cli.command("approve-due")
+@click.option("--by", "by", required=True, help="The reviewer in whose name the proposals are decided.")
+@click.option("--as-of", "as_of", default=None, help="The decision date (YYYY-MM-DD); default today.")
+def listings_approve_due_command(by: str, as_of: str | None) -> None:
+    """Decide (list) every proposal whose deadline passed with no open objection; the others wait."""
+    from credit.services.due_process import DueProcessError, approve_due
+
+    day = _date(as_of) or today()
+    try:
+        with session_scope(_engine(), _actor()) as session:
+            reviewer = _user(session, by, "reviewer")
+            session.info["actor"] = Actor(label=reviewer.username, source="cli", user_id=reviewer.id)
+            decided = approve_due(session, reviewer, on=day)
+    except DueProcessError as exc:
+        fail(str(exc))
+    click.echo(f"{day}:{len(decided)} 家企业列入黑榜(告知期满且无未决异议),由 {reviewer.username} 决定。")
+
+
+@credit_cli.command("publish")
+@click.option("--period", default=None, help="The period: YYYY-MM (monthly) or YYYY-Qn (quarterly).")
+@click.option("--as-of", "as_of", default=None, help="The snapshot date within the period; default its last day.")
+@click.option("--correct", "correct", default=None, help="Publish a correction of this publication number.")
+@click.option("--note", default="", help="Why the correction is made (required with --correct).")
+def publish_command(period: str | None, as_of: str | None, correct: str | None, note: str) -> None:
+    """Publish both lists of an ended period (idempotent: a period is published once), or a correction."""
+    from credit.services.publications import PublicationError, publish_correction, publish_period
+
+    if not period and not correct:
+        fail("须指定 --period YYYY-MM|YYYY-Qn,或以 --correct 编号 更正已有发布")
+    if correct and as_of:
+        fail("更正沿用原发布的快照日,不能再指定 --as-of")
+    if note and not correct:
+        fail("--note 只用于更正(--correct)")
+    day = _date(as_of)
+    try:
+        with session_scope(_engine(), _actor()) as session:
+            if correct:
+                publication = publish_correction(session, correct.strip(), note, published_by="cli")
+                if period and period.strip() != publication.period:
+                    raise PublicationError(f"发布 {correct} 的期次是 {publication.period},不是 {period}")
+                created = True
+            else:
+                publication, created = publish_period(session, period or "", as_of=day, published_by="cli")
+    except PublicationError as exc:
+        fail(str(exc))
+    counts = f"红榜 {publication.red_count} 家,黑榜 {publication.black_count} 家"
+    details = f"快照日 {publication.snapshot_date},规则集 v{publication.rule_set_version}"
+    if not created:
+        click.echo(f"{publication.number} 已发布过({counts};{details}),未重复发布。")
+    elif correct:
+        click.echo(f"已发布更正 {publication.number}(更正 {correct.strip()}):{counts};{details}。")
+    else:
+        click.echo(f"已发布 {publication.number}:{counts};{details}。")
+
+
+@credit_cli.command("scheduler")
+@click.option("--once", is_flag=True, help="Run every job once (publishing only what is due) and exit.")
+@click.option("--now", "now", default=None, help="Act as if today were this date (YYYY-MM-DD), e.g. to catch up.")
+def scheduler_command(once: bool, now: str | None) -> None:
+    """Run the scheduler process: nightly assessment and expiry, periodic publication with catch-up at start.
+    Run it as its own service, never inside the web workers; PUBLICATION_PERIOD=quarterly publishes by quarter."""
+    import logging
+
+    from credit.scheduler import run_scheduler
+    from credit.services.publications import PublicationError
+
+    day = None
+    if now:
+        try:
+            day = parse_iso_date(now, field="--now")
+        except ValueError as exc:
+            fail(str(exc))
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("credit").setLevel(logging.INFO)
+    try:
+        ok = run_scheduler(_engine(), now=day, once=once)
+    except PublicationError as exc:
+        fail(str(exc))
+    if not ok:
+        fail("有任务失败,详见日志")

@@ -41,10 +41,11 @@ def get_session() -> Session:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """A write: commit when the block succeeds, roll back otherwise."""
+def unit_of_work(actor: Actor | None = None) -> Iterator[Session]:
+    """A write in the name of `actor` (default: the signed-in user or the public): commit when the
+    block succeeds, roll back otherwise."""
     session = get_session()
-    session.info["actor"] = current_actor()
+    session.info["actor"] = actor or current_actor()
     try:
         yield session
         session.commit()

@@ -22,6 +22,14 @@ ACTION_LABELS = {
 }
 
 
+LISTING_STATUS_LABELS = {
+    "proposed": _l("拟列入(告知中)"),
+    "listed": _l("已列入"),
+    "removed": _l("已移出"),
+    "withdrawn": _l("已撤回"),
+}
+
+
 def localized_event_label(code: str) -> str:
     """The event type's label in the visitor's language (the catalogue carries both)."""
     event_type = EVENT_TYPES.get(code)
@@ -48,5 +56,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["event_label"] = localized_event_label
     app.jinja_env.filters["status_label"] = lambda status: gettext(STATUS_LABELS.get(status, status))
     app.jinja_env.filters["severity_label"] = lambda code: gettext(SEVERITY_LABELS.get(code, code))
+    app.jinja_env.filters["listing_status_label"] = lambda status: str(LISTING_STATUS_LABELS.get(status, status))
     app.jinja_env.globals["EVENT_TYPES"] = EVENT_TYPES
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""

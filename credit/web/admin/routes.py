@@ -12,9 +12,10 @@ from sqlmodel import col, func, select
 
 from credit.catalog import EVENT_TYPES
 from credit.clock import parse_iso_date
-from credit.models import AuditEntry, Firm, FirmCreate, User
+from credit.models import AuditEntry, Firm, FirmCreate, Listing, User
 from credit.models.firm import FIRM_FIELDS
 from credit.reference import REGIONS
+from credit.services.assessment import assess_firm
 from credit.services.audit import audit_entries
 from credit.services.events import FileQuery, credit_file, users_by_id
 from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_errors, get_firm, search_firms, update_firm
@@ -80,8 +81,19 @@ def firm_detail(uscc: str):
     events = credit_file(session, firm, query)
     people = users_by_id(session, (uid for e in events for uid in (e.recorded_by_id, e.reviewed_by_id)))
     history = audit_entries(session, entity="firm", entity_id=str(firm.id), limit=50)
+    result = assess_firm(session, firm)
+    listings = session.exec(select(Listing).where(Listing.firm_id == firm.id).order_by(col(Listing.id).desc())).all()
+    documents = {e.id: e.document_no for e in events}
     return render_template(
-        "admin/firm_detail.html", firm=firm, history=history, events=events, people=people, query=query
+        "admin/firm_detail.html",
+        firm=firm,
+        history=history,
+        events=events,
+        people=people,
+        query=query,
+        result=result,
+        listings=listings,
+        documents=documents,
     )
 
 

@@ -5,8 +5,8 @@ is a 403. Writes made with a key are audited as `api:<department>`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from credit.models import Actor, ApiKey, Department, utcnow
 from credit.services.apikeys import authenticate_key
-from credit.web.db import get_session
+from credit.web.db import get_session, unit_of_work
 
 # Noting when a key was last used is for the operators ("is this key still in use?"), not a log of calls:
 # once a minute is precise enough and spares the database (and the audit log) a write per request.
@@ -107,14 +107,6 @@ def key_required(scope: str) -> Callable:
     return decorator
 
 
-@contextmanager
-def key_unit_of_work() -> Iterator[Session]:
+def key_unit_of_work() -> AbstractContextManager[Session]:
     """A write in the calling department's name: commit when the block succeeds, roll back otherwise."""
-    session = get_session()
-    session.info["actor"] = api_actor()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    return unit_of_work(api_actor())

@@ -178,6 +178,95 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+_DATE = {"type": "string", "format": "date"}
+_NUMBER = {
+    "type": "string",
+    "description": "发布编号:期次(2026-11、2026-Q4),更正为 <原编号>-R<k>",
+    "example": "2026-11",
+}
+_PUBLICATION_HEAD: dict[str, Any] = {
+    "number": _NUMBER,
+    "period": {"type": "string", "description": "期次:YYYY-MM(月度)或 YYYY-Qn(季度)", "example": "2026-11"},
+    "snapshot_date": {**_DATE, "description": "快照日:名单为当日在榜的企业"},
+    "published_at": {"type": "string", "format": "date-time"},
+    "red_count": {"type": "integer", "minimum": 0},
+    "black_count": {"type": "integer", "minimum": 0},
+    "corrects": {"type": "string", "nullable": True, "description": "本发布所更正的发布编号;原始发布为 null"},
+}
+SCHEMAS.update(
+    {
+        "PublicationSummary": {
+            "type": "object",
+            "required": list(_PUBLICATION_HEAD),
+            "properties": copy.deepcopy(_PUBLICATION_HEAD),
+        },
+        "PublicationList": {
+            "type": "object",
+            "required": ["publications"],
+            "properties": {
+                "publications": {
+                    "type": "array",
+                    "items": ref("PublicationSummary"),
+                    "description": "历次发布,期次新者在前;同一期次更正在前",
+                }
+            },
+        },
+        "PublicationEntry": {
+            "type": "object",
+            "required": [
+                "position",
+                "uscc",
+                "name",
+                "region",
+                "industry",
+                "reason",
+                "basis",
+                "listed_from",
+                "listed_until",
+            ],
+            "properties": {
+                "position": {"type": "integer", "minimum": 1, "description": "榜内序号(按镇街、名称排列)"},
+                "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
+                "name": {"type": "string"},
+                "region": {"type": "string", "description": "所属镇街"},
+                "industry": {"type": "string", "description": "GB/T 4754-2017 门类(及大类),如 C39"},
+                "reason": {"type": "string", "description": "列入理由"},
+                "basis": {"type": "string", "description": "依据:黑名单情形或红榜条件、评价日、规则集版本"},
+                "listed_from": _DATE,
+                "listed_until": {**_DATE, "nullable": True, "description": "列入期满日(当日起不再在榜)"},
+            },
+        },
+        "Publication": {
+            "type": "object",
+            "required": [
+                *_PUBLICATION_HEAD,
+                "period_start",
+                "period_end",
+                "rule_set_version",
+                "correction_note",
+                "corrected_by",
+                "red",
+                "black",
+            ],
+            "properties": {
+                **copy.deepcopy(_PUBLICATION_HEAD),
+                "period_start": _DATE,
+                "period_end": _DATE,
+                "rule_set_version": {"type": "integer", "minimum": 1},
+                "correction_note": {"type": "string", "description": "更正说明;原始发布为空"},
+                "corrected_by": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "更正了本发布的发布编号(以最新者为准)",
+                },
+                "red": {"type": "array", "items": ref("PublicationEntry"), "description": "红榜"},
+                "black": {"type": "array", "items": ref("PublicationEntry"), "description": "黑榜"},
+            },
+        },
+    }
+)
+
+
 def error_response(description: str, schema: str = "Error") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
 
@@ -264,6 +353,28 @@ PATHS: dict[str, dict[str, Any]] = {
             tags=("events",),
         )
     },
+    "/publications": {
+        "get": operation(
+            operation_id="listPublications",
+            summary="历次红黑榜发布(公开)",
+            responses={
+                200: {"description": "发布列表", "content": {"application/json": {"schema": ref("PublicationList")}}}
+            },
+            errors=(),
+            tags=("publications",),
+        )
+    },
+    "/publications/{number}": {
+        "get": operation(
+            operation_id="getPublication",
+            summary="一次发布的红榜与黑榜(公开)",
+            description="发布一经作出不再改动;更正为新的发布,以 corrects / corrected_by 互相指明。",
+            parameters=[{"name": "number", "in": "path", "required": True, "schema": _NUMBER}],
+            responses={200: {"description": "该发布", "content": {"application/json": {"schema": ref("Publication")}}}},
+            errors=(404,),
+            tags=("publications",),
+        )
+    },
     "/openapi.json": {
         "get": operation(
             operation_id="getOpenApi",
@@ -289,6 +400,7 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "tags": [
             {"name": "events", "description": "信用事件报送(scope: record)"},
+            {"name": "publications", "description": "红黑榜发布(公开,无需密钥)"},
             {"name": "meta", "description": "关于本 API"},
         ],
         "paths": copy.deepcopy(PATHS),

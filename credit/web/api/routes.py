@@ -15,6 +15,14 @@ from sqlmodel import Session, select
 from credit.models import ApiKey, CreditEvent, Firm
 from credit.services import events
 from credit.services.event_input import EVENT_FIELDS, FieldError
+from credit.services.publications import (
+    get_publication,
+    list_publications,
+    numbers_by_id,
+    publication_detail,
+    publication_json,
+    publication_summary,
+)
 from credit.web.api.auth import api_error, current_department, current_key, key_required, key_unit_of_work
 from credit.web.api.openapi import openapi_document
 from credit.web.db import get_session
@@ -128,6 +136,25 @@ def event_detail(event_id: int):
     if event is None:
         return api_error(404, "not_found", f"本部门没有报送过编号为 {event_id} 的信用事件")
     return jsonify(event_json(session, event))
+
+
+@bp.get("/publications")
+def publication_list():
+    """Every publication, the newest period first (public, no key)."""
+    session = get_session()
+    publications = list_publications(session)
+    corrects = numbers_by_id(session, [p.corrects_id for p in publications])
+    return jsonify(publications=[publication_summary(p, corrects.get(p.corrects_id or 0)) for p in publications])
+
+
+@bp.get("/publications/<number>")
+def publication(number: str):
+    """One publication with both lists (public, no key)."""
+    session = get_session()
+    found = get_publication(session, number)
+    if found is None:
+        return api_error(404, "not_found", f"没有编号为 {number} 的发布")
+    return jsonify(publication_json(publication_detail(session, found)))
 
 
 @bp.get("/openapi.json")

@@ -1,0 +1,48 @@
+"""Publications (发布): immutable, numbered snapshots of both lists for one period."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+from credit.models.base import utcnow
+
+
+class Publication(SQLModel, table=True):
+    """One period's lists as they stood on the snapshot date. The number is unique, so a period is
+    published once; a correction is a new publication naming the one it corrects."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=40, unique=True, index=True)  # "2026-11", "2026-Q4", "2026-11-R1"
+    period: str = Field(max_length=20, index=True)
+    period_start: date
+    period_end: date
+    snapshot_date: date
+    rule_set_version: int
+    corrects_id: int | None = Field(default=None, foreign_key="publication.id")
+    correction_note: str = Field(default="", max_length=1000)
+    red_count: int = 0
+    black_count: int = 0
+    published_at: datetime = Field(default_factory=utcnow)
+    published_by: str = Field(max_length=120)
+
+
+class PublicationEntry(SQLModel, table=True):
+    """One firm on one list of a publication, copied so that later changes never alter what was published."""
+
+    __tablename__ = "publication_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    kind: str = Field(max_length=10)
+    position: int
+    listing_id: int = Field(foreign_key="listing.id")
+    uscc: str = Field(max_length=18, index=True)
+    name: str = Field(max_length=200)
+    region: str = Field(max_length=50)
+    industry: str = Field(max_length=3)
+    reason: str = Field(max_length=1000)
+    basis: str = Field(max_length=4000)
+    listed_from: date
+    listed_until: date | None = None

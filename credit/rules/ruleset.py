@@ -1,0 +1,328 @@
+"""A rule set as data: read from TOML or JSON, checked, and held in frozen dataclasses.
+
+The default lives in `default_ruleset.toml`; the database keeps numbered versions of the same document
+(credit.models.ruleset). Nothing here knows about versions' storage."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from credit.catalog import EVENT_TYPES
+
+DEFAULT_PATH = Path(__file__).with_name("default_ruleset.toml")
+PURPOSES = ("permit", "procurement", "bidding", "land", "award", "funding", "financing")
+PURPOSE_LABELS = {
+    "permit": "行政许可",
+    "procurement": "政府采购",
+    "bidding": "招投标",
+    "land": "国有土地出让",
+    "award": "表彰评优",
+    "funding": "资金扶持",
+    "financing": "融资授信",
+}
+MEASURE_CONDITIONS = ("black", "red", "grade_C", "black_or_negative")
+
+
+class RuleSetError(ValueError):
+    """A rule-set document that cannot be used; the message names the place and the problem."""
+
+
+@dataclass(frozen=True)
+class PointRule:
+    """Points of one event type (and severity) and how long they count."""
+
+    event_type: str
+    severity: str | None
+    points: int
+    months: int | None = None  # None for state types
+    until_valid: bool = False
+    state: str | None = None  # "start" | "end" for a pair like 首席质量官 任命/离任
+
+
+@dataclass(frozen=True)
+class Grade:
+    grade: str
+    label: str
+    min_score: int
+    no_negative_months: int | None = None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    code: str
+    label: str
+    types: tuple[str, ...]
+    severities: tuple[str, ...]
+    months: int
+    min_count: int
+
+
+@dataclass(frozen=True)
+class RedCriteria:
+    grade: str
+    no_negative_months: int
+    honours: tuple[str, ...]
+    passes_type: str
+    passes_months: int
+    passes_min: int
+    list_months: int
+
+
+@dataclass(frozen=True)
+class BlackListing:
+    objection_working_days: int
+    list_months: int
+    repair_min_months: int
+    holidays: tuple[date, ...]
+
+
+@dataclass(frozen=True)
+class Measure:
+    code: str
+    when: str
+    purposes: tuple[str, ...]
+    text: str
+    basis: str
+    negative_months: int = 36
+
+
+@dataclass(frozen=True)
+class PublicRules:
+    penalty_months: int
+    penalty_small_months: int
+    penalty_small_below: int
+    spot_check_fail_months: int
+    publish_grades: bool
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """One version of the rules. `version` is 0 for a document not yet stored."""
+
+    name: str
+    base_score: int
+    positive_cap: int
+    points: dict[tuple[str, str | None], PointRule]
+    caps: dict[str, int]
+    grades: tuple[Grade, ...]
+    triggers: tuple[Trigger, ...]
+    black: BlackListing
+    red: RedCriteria
+    measures: tuple[Measure, ...]
+    public: PublicRules
+    supervision: dict[str, float]
+    document: dict[str, Any] = field(compare=False, repr=False)
+    version: int = 0
+
+    def rule_for(self, event_type: str, severity: str | None) -> PointRule | None:
+        """The point rule of an event: by type and severity, or by type alone."""
+        return self.points.get((event_type, severity)) or self.points.get((event_type, None))
+
+    @property
+    def negative_types(self) -> frozenset[str]:
+        """Types with negative points for any severity (SPEC §2: 'negative types')."""
+        return frozenset(rule.event_type for rule in self.points.values() if rule.points < 0)
+
+    @property
+    def window_months(self) -> frozenset[int]:
+        """Every window length the rules use, for cut-off dates computed once per run."""
+        months = {r.months for r in self.points.values() if r.months}
+        months |= {t.months for t in self.triggers}
+        months |= {g.no_negative_months for g in self.grades if g.no_negative_months}
+        months |= {self.red.no_negative_months, self.red.passes_months}
+        months |= {m.negative_months for m in self.measures if m.when == "black_or_negative"}
+        return frozenset(months)
+
+    def with_version(self, version: int) -> RuleSet:
+        from dataclasses import replace
+
+        return replace(self, version=version)
+
+
+def _int(doc: dict, key: str, where: str, *, minimum: int | None = None) -> int:
+    value = doc.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RuleSetError(f"{where}.{key} 须为整数")
+    if minimum is not None and value < minimum:
+        raise RuleSetError(f"{where}.{key} 不能小于 {minimum}")
+    return value
+
+
+def _types(values: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(values, list) or not values:
+        raise RuleSetError(f"{where} 须为非空的事件类型列表")
+    unknown = [v for v in values if v not in EVENT_TYPES]
+    if unknown:
+        raise RuleSetError(f"{where} 含未知事件类型:{', '.join(map(str, unknown))}")
+    return tuple(values)
+
+
+def _point_rule(event_type: str, severity: str | None, doc: dict, where: str) -> PointRule:
+    points = _int(doc, "points", where)
+    state = doc.get("state")
+    if state is not None:
+        if state not in ("start", "end"):
+            raise RuleSetError(f"{where}.state 须为 start 或 end")
+        return PointRule(event_type, severity, points, state=state)
+    return PointRule(
+        event_type,
+        severity,
+        points,
+        months=_int(doc, "months", where, minimum=1),
+        until_valid=bool(doc.get("until_valid")),
+    )
+
+
+def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
+    """Check a rule-set document and build the RuleSet; raises RuleSetError naming the first problem."""
+    if not isinstance(document, dict):
+        raise RuleSetError("规则集须为一个对象")
+    events = document.get("events")
+    if not isinstance(events, dict):
+        raise RuleSetError("缺少 events")
+    points: dict[tuple[str, str | None], PointRule] = {}
+    caps: dict[str, int] = {}
+    for code, event_type in EVENT_TYPES.items():
+        entry = events.get(code)
+        where = f"events.{code}"
+        if not isinstance(entry, dict):
+            raise RuleSetError(f"缺少 {where}")
+        if event_type.severities:
+            for severity in event_type.severities:
+                sub = entry.get(severity)
+                if not isinstance(sub, dict):
+                    raise RuleSetError(f"缺少 {where}.{severity}")
+                points[(code, severity)] = _point_rule(code, severity, sub, f"{where}.{severity}")
+        else:
+            points[(code, None)] = _point_rule(code, None, entry, where)
+        if "cap" in entry:
+            caps[code] = _int(entry, "cap", where)
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    if unknown:
+        raise RuleSetError(f"events 含未知事件类型:{', '.join(unknown)}")
+    starts = [r for r in points.values() if r.state == "start"]
+    ends = [r for r in points.values() if r.state == "end"]
+    if len(starts) > 1 or len(ends) > 1 or len(starts) != len(ends):
+        raise RuleSetError("state 类事件须成对出现(一个 start,一个 end)")
+
+    grade_docs = document.get("grades")
+    if not isinstance(grade_docs, list) or not grade_docs:
+        raise RuleSetError("缺少 grades")
+    grades = tuple(
+        Grade(
+            grade=str(g.get("grade", "")),
+            label=str(g.get("label", "")),
+            min_score=_int(g, "min_score", f"grades[{i}]"),
+            no_negative_months=g.get("no_negative_months"),
+        )
+        for i, g in enumerate(grade_docs)
+    )
+    if [g.grade for g in grades] != ["A", "B", "C", "D"]:
+        raise RuleSetError("grades 须依次为 A、B、C、D")
+    if any(a.min_score <= b.min_score for a, b in pairwise(grades)):
+        raise RuleSetError("grades 的 min_score 须从 A 到 D 递减")
+
+    triggers = []
+    for i, t in enumerate(document.get("black_triggers") or []):
+        where = f"black_triggers[{i}]"
+        types = _types(t.get("types"), f"{where}.types")
+        severities = tuple(t.get("severities") or ())
+        triggers.append(
+            Trigger(
+                code=str(t.get("code") or f"trigger_{i}"),
+                label=str(t.get("label", "")),
+                types=types,
+                severities=severities,
+                months=_int(t, "months", where, minimum=1),
+                min_count=_int(t, "min_count", where, minimum=1),
+            )
+        )
+
+    black_doc = document.get("black_listing") or {}
+    black = BlackListing(
+        objection_working_days=_int(black_doc, "objection_working_days", "black_listing", minimum=0),
+        list_months=_int(black_doc, "list_months", "black_listing", minimum=1),
+        repair_min_months=_int(black_doc, "repair_min_months", "black_listing", minimum=0),
+        holidays=tuple(date.fromisoformat(str(d)) for d in black_doc.get("holidays") or ()),
+    )
+    red_doc = document.get("red") or {}
+    red = RedCriteria(
+        grade=str(red_doc.get("grade", "A")),
+        no_negative_months=_int(red_doc, "no_negative_months", "red", minimum=1),
+        honours=_types(red_doc.get("honours"), "red.honours"),
+        passes_type=_types([red_doc.get("passes_type")], "red.passes_type")[0],
+        passes_months=_int(red_doc, "passes_months", "red", minimum=1),
+        passes_min=_int(red_doc, "passes_min", "red", minimum=1),
+        list_months=_int(red_doc, "list_months", "red", minimum=1),
+    )
+    measures = []
+    for i, m in enumerate(document.get("measures") or []):
+        where = f"measures[{i}]"
+        if m.get("when") not in MEASURE_CONDITIONS:
+            raise RuleSetError(f"{where}.when 须为 {', '.join(MEASURE_CONDITIONS)} 之一")
+        purposes = tuple(m.get("purposes") or ())
+        if not purposes or any(p not in PURPOSES for p in purposes):
+            raise RuleSetError(f"{where}.purposes 须为 {', '.join(PURPOSES)} 中的一个或多个")
+        measures.append(
+            Measure(
+                code=str(m.get("code") or f"measure_{i}"),
+                when=m["when"],
+                purposes=purposes,
+                text=str(m.get("text", "")),
+                basis=str(m.get("basis", "")),
+                negative_months=int(m.get("negative_months", 36)),
+            )
+        )
+    public_doc = document.get("public") or {}
+    public = PublicRules(
+        penalty_months=_int(public_doc, "penalty_months", "public", minimum=0),
+        penalty_small_months=_int(public_doc, "penalty_small_months", "public", minimum=0),
+        penalty_small_below=_int(public_doc, "penalty_small_below", "public", minimum=0),
+        spot_check_fail_months=_int(public_doc, "spot_check_fail_months", "public", minimum=0),
+        publish_grades=bool(public_doc.get("publish_grades", False)),
+    )
+    supervision = document.get("supervision") or {}
+    if set(supervision) != {"A", "B", "C", "D"} or not all(
+        isinstance(v, int | float) and 0 <= v <= 1 for v in supervision.values()
+    ):
+        raise RuleSetError("supervision 须为 A、B、C、D 各一个 0 到 1 之间的比例")
+    return RuleSet(
+        name=str(document.get("name", "")),
+        base_score=_int(document, "base_score", "规则集"),
+        positive_cap=_int(document, "positive_cap", "规则集", minimum=0),
+        points=points,
+        caps=caps,
+        grades=grades,
+        triggers=tuple(triggers),
+        black=black,
+        red=red,
+        measures=tuple(measures),
+        public=public,
+        supervision={k: float(v) for k, v in supervision.items()},
+        document=document,
+        version=version,
+    )
+
+
+def load_document(text: str) -> dict[str, Any]:
+    """A rule-set document from TOML or JSON text."""
+    stripped = text.lstrip()
+    try:
+        return json.loads(text) if stripped.startswith("{") else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RuleSetError(f"无法解析规则集:{exc}") from None
+
+
+def default_document() -> dict[str, Any]:
+    """The default rule set of the repository, as a document."""
+    return load_document(DEFAULT_PATH.read_text(encoding="utf-8"))
+
+
+def default_ruleset() -> RuleSet:
+    return parse_ruleset(default_document())

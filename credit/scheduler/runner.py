@@ -1,0 +1,107 @@
+"""Running the jobs: once (cron, tests, catch-up by hand) or as a long-lived APScheduler process.
+
+Every job run is logged (start, end with its summary and duration, or the failure with its traceback); a
+failed job never stops the process. At start the scheduler catches up: every period that ended while it
+was down is published, oldest first, before the first scheduled run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import Engine
+
+from credit import clock
+from credit.scheduler.jobs import PUBLICATION, Job, JobContext, jobs_for
+from credit.services.publications import MONTHLY, PERIOD_KINDS, PublicationError
+
+log = logging.getLogger("credit.scheduler")
+
+# Jobs run one after another (one worker thread), so the nightly expiry never overlaps the assessment;
+# a run that was missed (host asleep, a long job before it) still runs within this many seconds.
+MISFIRE_GRACE_SECONDS = 6 * 3600
+
+
+def period_kind_from_env() -> str:
+    """`PUBLICATION_PERIOD`: monthly (the default) or quarterly."""
+    kind = (os.environ.get("PUBLICATION_PERIOD") or MONTHLY).strip().lower()
+    if kind not in PERIOD_KINDS:
+        raise PublicationError(f"PUBLICATION_PERIOD 须为 {' 或 '.join(PERIOD_KINDS)},实为「{kind}」")
+    return kind
+
+
+def run_job(job: Job, ctx: JobContext) -> bool:
+    """Run one job and log how it went; True when it succeeded. Never raises."""
+    started = time.monotonic()
+    log.info("job %s started (as of %s)", job.id, ctx.today)
+    try:
+        summary = job.run(ctx)
+    except Exception:
+        log.exception("job %s failed after %.1fs", job.id, time.monotonic() - started)
+        return False
+    log.info("job %s finished in %.1fs: %s", job.id, time.monotonic() - started, summary)
+    return True
+
+
+def run_once(engine: Engine, *, period_kind: str, today: date | None = None) -> bool:
+    """Run every job once for `today` (default: today in Beijing time), in their nightly order; True when
+    all succeeded. The publication job publishes only what is due, so running this daily from cron is
+    the scheduler without the long-lived process."""
+    ctx = JobContext(engine=engine, today=today or clock.today(), period_kind=period_kind)
+    results = [run_job(job, ctx) for job in jobs_for(period_kind)]
+    return all(results)
+
+
+def _scheduled(job: Job, engine: Engine, period_kind: str, today: Callable[[], date]) -> None:
+    run_job(job, JobContext(engine=engine, today=today(), period_kind=period_kind))
+
+
+def run_scheduler(
+    engine: Engine, *, period_kind: str | None = None, now: date | None = None, once: bool = False
+) -> bool:
+    """The scheduler process. `once`: run every job once and return. Otherwise catch up on publications
+    (as of `now`, default today), then block, running each job at its time until SIGTERM or Ctrl-C.
+    Returns False when a job of a `once` run failed."""
+    kind = period_kind or period_kind_from_env()
+    jobs = jobs_for(kind)
+    if once:
+        return run_once(engine, period_kind=kind, today=now)
+
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    run_job(PUBLICATION[kind], JobContext(engine=engine, today=now or clock.today(), period_kind=kind))
+    scheduler = BlockingScheduler(
+        timezone=clock.BUREAU_TZ,
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+    )
+    for job in jobs:
+        scheduler.add_job(
+            _scheduled,
+            CronTrigger(timezone=clock.BUREAU_TZ, **job.cron),
+            args=(job, engine, kind, clock.today),
+            id=job.id,
+            name=job.description,
+        )
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping the scheduler", signum)
+        raise SystemExit(0)  # leaves start() wherever the main thread waits; a running job finishes
+
+    try:
+        signal.signal(signal.SIGTERM, _stop)
+        log.info("scheduler started (%s publications): %s", kind, ", ".join(job.id for job in jobs))
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+    log.info("scheduler stopped")
+    return True

@@ -1,0 +1,309 @@
+"""Assessing firms: one firm in the transaction that changed its file, or every firm at once with
+set-based SQL inside the database. Both use the same rule set and give the same answers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, insert, literal
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, func, select
+
+from credit.clock import today
+from credit.models import CreditEvent, EventStatus, Firm, FirmAssessment, Listing, ListingStatus, ListKind, utcnow
+from credit.models.audit import audit_row, write_audit
+from credit.rules.dates import add_months, add_working_days
+from credit.rules.evaluate import Assessment, EventFact, evaluate
+from credit.rules.ruleset import RuleSet
+from credit.rules.sql import assessment_query
+from credit.services.listings import (
+    black_basis,
+    red_reason,
+    remove_red_for_negative,
+    review_black_after_revocation,
+    sync_listings,
+    trigger_reason,
+    trigger_types,
+)
+from credit.services.rulesets import active_ruleset
+
+CHUNK = 1000
+
+
+def facts_of(events: Iterable[CreditEvent]) -> list[EventFact]:
+    return [EventFact(e.id, e.event_type, e.occurred_on, e.severity, e.valid_until) for e in events]  # type: ignore[arg-type]
+
+
+def firm_facts(session: Session, firm_ids: Iterable[int]) -> dict[int, list[EventFact]]:
+    """The effective events of these firms as facts, fetched in chunks."""
+    ids = sorted(set(firm_ids))
+    found: dict[int, list[EventFact]] = defaultdict(list)
+    for start in range(0, len(ids), CHUNK):
+        rows = session.exec(
+            select(
+                CreditEvent.firm_id,
+                CreditEvent.id,
+                CreditEvent.event_type,
+                CreditEvent.occurred_on,
+                CreditEvent.severity,
+                CreditEvent.valid_until,
+            ).where(
+                col(CreditEvent.firm_id).in_(ids[start : start + CHUNK]), CreditEvent.status == EventStatus.effective
+            )
+        ).all()
+        for firm_id, *values in rows:
+            found[firm_id].append(EventFact(*values))
+    return found
+
+
+def assess_firm(session: Session, firm: Firm, *, as_of: date | None = None, rules: RuleSet | None = None) -> Assessment:
+    """Evaluate one firm without storing anything (for pages, checks and explanations)."""
+    rules = rules or active_ruleset(session)
+    facts = firm_facts(session, [firm.id]).get(firm.id, [])  # type: ignore[list-item]
+    return evaluate(facts, as_of or today(), rules)
+
+
+def store_assessment(session: Session, firm_id: int, result: Assessment) -> None:
+    row = session.get(FirmAssessment, firm_id)
+    values = {
+        "as_of": result.as_of,
+        "score": result.score,
+        "grade": result.grade,
+        "triggers": ",".join(result.triggers),
+        "red_eligible": result.red_eligible,
+        "rule_set_version": result.rule_set_version,
+        "computed_at": utcnow(),
+    }
+    if row is None:
+        session.add(FirmAssessment(firm_id=firm_id, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
+
+
+def reassess_firms(session: Session, firm_ids: Iterable[int], *, as_of: date | None = None) -> dict[int, Assessment]:
+    """Re-assess these firms now, store the results and bring their list entries in line, in the
+    caller's transaction (SPEC §5: recording one event updates the firm's assessment and listings)."""
+    rules = active_ruleset(session)
+    day = as_of or today()
+    facts = firm_facts(session, firm_ids)
+    results = {}
+    for firm_id in sorted(set(firm_ids)):
+        result = evaluate(facts.get(firm_id, []), day, rules)
+        store_assessment(session, firm_id, result)
+        sync_listings(session, firm_id, result, rules)
+        results[firm_id] = result
+    session.flush()
+    return results
+
+
+def after_event_change(session: Session, event: CreditEvent) -> None:
+    """Called when an event becomes effective or is revoked (see after_events_change)."""
+    after_events_change(session, [event])
+
+
+def after_events_change(session: Session, events: list[CreditEvent]) -> None:
+    """Events just became effective or were revoked: a firm leaves the red list the day a negative event
+    takes effect; a black entry ends when its triggering event is revoked; then the firms are
+    re-assessed and their entries brought in line — all in the caller's transaction."""
+    if not events:
+        return
+    rules = active_ruleset(session)
+    day = today()
+    revoked_firms = {e.firm_id for e in events if e.status == EventStatus.revoked}
+    facts = firm_facts(session, revoked_firms) if revoked_firms else {}
+    negative: dict[int, int] = {}  # firm -> the first negative event that took effect
+    for event in events:
+        rule = rules.rule_for(event.event_type, event.severity)
+        if event.status == EventStatus.effective and rule is not None and rule.points < 0:
+            negative.setdefault(event.firm_id, event.id)  # type: ignore[arg-type]
+    for firm_id, event_id in negative.items():
+        remove_red_for_negative(session, firm_id, day, event_id)
+    for event in events:
+        if event.status == EventStatus.revoked:
+            review_black_after_revocation(session, event.firm_id, facts.get(event.firm_id, []), rules, day, event.id)  # type: ignore[arg-type]
+    reassess_firms(session, {e.firm_id for e in events}, as_of=day)
+
+
+@dataclass
+class AssessRun:
+    """What a city-wide assessment did."""
+
+    as_of: date
+    rule_set_version: int
+    firms: int = 0
+    grades: dict[str, int] | None = None
+    black_proposed: int = 0
+    red_listed: int = 0
+    red_renewed: int = 0
+
+
+def assess_all(
+    session: Session, *, as_of: date, rules: RuleSet | None = None, progress: Callable[[str], None] | None = None
+) -> AssessRun:
+    """Assess every firm in a few set-based statements inside the database, then propose black listings
+    and list or renew red ones for the firms that qualify. A proposal made here is dated `as_of`."""
+    rules = rules or active_ruleset(session)
+    run = AssessRun(as_of=as_of, rule_set_version=rules.version)
+    step = progress or (lambda _message: None)
+
+    step("评价")
+    query = assessment_query(rules, as_of).subquery()
+    session.execute(delete(FirmAssessment))
+    session.execute(
+        insert(FirmAssessment).from_select(
+            ["firm_id", "as_of", "score", "grade", "triggers", "red_eligible", "rule_set_version", "computed_at"],
+            sa_select(
+                query.c.firm_id,
+                literal(as_of),
+                query.c.score,
+                query.c.grade,
+                query.c.triggers,
+                query.c.red_eligible,
+                literal(rules.version),
+                literal(utcnow(), FirmAssessment.__table__.c.computed_at.type),
+            ),
+        )
+    )
+    counts = session.exec(select(FirmAssessment.grade, func.count()).group_by(FirmAssessment.grade)).all()
+    run.grades = dict(counts)
+    run.firms = sum(run.grades.values())
+
+    step("黑榜拟列入")
+    # A firm is proposed when a trigger holds, no entry is open, and its newest triggering event is newer
+    # than every black entry it ever had (so an early removal or an upheld objection sticks).
+    events = CreditEvent.__table__
+    listing = Listing.__table__
+    newest = (
+        sa_select(func.max(events.c.id))
+        .where(
+            events.c.firm_id == FirmAssessment.firm_id,
+            events.c.status == EventStatus.effective.value,
+            events.c.event_type.in_(trigger_types(rules)),
+        )
+        .scalar_subquery()
+    )
+    covered = (
+        sa_select(func.coalesce(func.max(listing.c.covers_event_id), 0))
+        .where(listing.c.firm_id == FirmAssessment.firm_id, listing.c.kind == "black")
+        .scalar_subquery()
+    )
+    open_black = select(Listing.firm_id).where(
+        Listing.kind == ListKind.black, col(Listing.status).in_(["proposed", "listed"])
+    )
+    eligible = (FirmAssessment.triggers != "", col(FirmAssessment.firm_id).not_in(open_black), newest > covered)
+    combos = session.exec(select(FirmAssessment.triggers).where(*eligible).distinct()).all()
+    deadline = add_working_days(as_of, rules.black.objection_working_days, rules.black.holidays)
+    for combo in combos:
+        codes = combo.split(",")
+        result = session.execute(
+            insert(Listing).from_select(
+                [
+                    "firm_id",
+                    "kind",
+                    "status",
+                    "reason",
+                    "basis",
+                    "rule_set_version",
+                    "proposed_on",
+                    "deadline",
+                    "waived",
+                    "decision_note",
+                    "end_reason",
+                    "created_at",
+                    "covers_event_id",
+                ],
+                sa_select(
+                    FirmAssessment.firm_id,
+                    literal("black"),
+                    literal("proposed"),
+                    literal(trigger_reason(rules, codes)),
+                    literal(black_basis(rules, codes, as_of), listing.c.basis.type),
+                    literal(rules.version),
+                    literal(as_of),
+                    literal(deadline),
+                    literal(False),
+                    literal(""),
+                    literal(""),
+                    literal(utcnow(), listing.c.created_at.type),
+                    newest,
+                ).where(FirmAssessment.triggers == combo, *eligible[1:]),
+            )
+        )
+        run.black_proposed += result.rowcount or 0
+
+    step("红榜")
+    until = add_months(as_of, rules.red.list_months)
+    open_red = select(Listing.firm_id).where(Listing.kind == ListKind.red, Listing.status == ListingStatus.listed)
+    renewed = session.execute(
+        Listing.__table__.update()
+        .where(
+            listing.c.kind == "red",
+            listing.c.status == "listed",
+            listing.c.listed_until < until,
+            listing.c.firm_id.in_(select(FirmAssessment.firm_id).where(col(FirmAssessment.red_eligible).is_(True))),
+        )
+        .values(listed_until=until)
+    )
+    run.red_renewed = renewed.rowcount or 0
+    basis = {"as_of": as_of.isoformat(), "rule_set_version": rules.version, "criteria": ["red_eligible"]}
+    added = session.execute(
+        insert(Listing).from_select(
+            [
+                "firm_id",
+                "kind",
+                "status",
+                "reason",
+                "basis",
+                "rule_set_version",
+                "listed_from",
+                "listed_until",
+                "waived",
+                "decision_note",
+                "end_reason",
+                "created_at",
+            ],
+            sa_select(
+                FirmAssessment.firm_id,
+                literal("red"),
+                literal("listed"),
+                literal(red_reason(rules)),
+                literal(basis, listing.c.basis.type),
+                literal(rules.version),
+                literal(as_of),
+                literal(until),
+                literal(False),
+                literal(""),
+                literal(""),
+                literal(utcnow(), listing.c.created_at.type),
+            ).where(col(FirmAssessment.red_eligible).is_(True), col(FirmAssessment.firm_id).not_in(open_red)),
+        )
+    )
+    run.red_listed = added.rowcount or 0
+    # Set-based writes bypass the ORM hooks: the run is audited as one act with its counts.
+    write_audit(
+        session,
+        [
+            audit_row(
+                session.info["actor"],
+                action="assess",
+                entity="assessment",
+                entity_id=as_of.isoformat(),
+                after={
+                    "as_of": as_of.isoformat(),
+                    "rule_set_version": rules.version,
+                    "firms": run.firms,
+                    "grades": run.grades,
+                    "black_proposed": run.black_proposed,
+                    "red_listed": run.red_listed,
+                    "red_renewed": run.red_renewed,
+                },
+            )
+        ],
+    )
+    session.expire_all()
+    return run

@@ -1,0 +1,91 @@
+"""Credit checks (信用核查): a firm's grade, lists in force and the measures that apply for a purpose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from credit.clock import today
+from credit.models import Firm, Listing, ListingStatus
+from credit.rules.evaluate import Assessment, EventFact, evaluate, negative_within
+from credit.rules.measures import FirmStatus, measures_for
+from credit.rules.ruleset import PURPOSES, RuleSet
+from credit.services.assessment import firm_facts
+from credit.services.rulesets import active_ruleset
+
+
+class CheckError(ValueError):
+    """A check that cannot be answered (bad purpose or date)."""
+
+
+def listings_in_force(session: Session, firm_id: int, as_of: date) -> list[Listing]:
+    """Entries in force on `as_of`: listed then, or proposed by then and still open."""
+    listed = (
+        (Listing.status != ListingStatus.withdrawn)
+        & (col(Listing.listed_from).is_not(None))
+        & (col(Listing.listed_from) <= as_of)
+        & or_(col(Listing.listed_until).is_(None), col(Listing.listed_until) > as_of)
+        & or_(col(Listing.ended_on).is_(None), col(Listing.ended_on) > as_of)
+    )
+    proposed = (Listing.status == ListingStatus.proposed) & (col(Listing.proposed_on) <= as_of)
+    return list(
+        session.exec(select(Listing).where(Listing.firm_id == firm_id, or_(listed, proposed)).order_by(Listing.id))
+    )
+
+
+@dataclass(frozen=True)
+class CheckAnswer:
+    firm: Firm
+    purpose: str
+    as_of: date
+    assessment: Assessment
+    listings: list[Listing]
+    rules: RuleSet
+    facts: list[EventFact]
+
+    def as_dict(self) -> dict:
+        """The answer in the JSON API's shape (SPEC §4)."""
+        status = FirmStatus(
+            grade=self.assessment.grade,
+            black_listed=any(entry.kind == "black" and entry.status != "proposed" for entry in self.listings),
+            red_listed=any(entry.kind == "red" and entry.status != "proposed" for entry in self.listings),
+            negative_within=lambda months: negative_within(self.facts, self.as_of, months, self.rules),
+        )
+        return {
+            "uscc": self.firm.uscc,
+            "name": self.firm.name,
+            "grade": self.assessment.grade,
+            "score": self.assessment.score,
+            "lists": [
+                {
+                    "list": entry.kind,
+                    "status": "listed" if entry.listed_from else entry.status,
+                    "since": (entry.listed_from or entry.proposed_on).isoformat()
+                    if (entry.listed_from or entry.proposed_on)
+                    else None,
+                    "until": entry.listed_until.isoformat() if entry.listed_until else None,
+                    "reason": entry.reason,
+                }
+                for entry in self.listings
+            ],
+            "measures": [
+                {"code": m.code, "text": m.text, "basis": m.basis}
+                for m in measures_for(self.rules, self.purpose, status)
+            ],
+            "rule_set": self.rules.version,
+            "as_of": self.as_of.isoformat(),
+        }
+
+
+def check_firm(session: Session, firm: Firm, *, purpose: str, as_of: date | None = None) -> CheckAnswer:
+    """Answer one check: evaluated live, so a change to the file shows at once."""
+    if purpose not in PURPOSES:
+        raise CheckError(f"用途须为 {', '.join(PURPOSES)} 之一")
+    day = as_of or today()
+    rules = active_ruleset(session)
+    facts = firm_facts(session, [firm.id]).get(firm.id, [])  # type: ignore[list-item]
+    result = evaluate(facts, day, rules)
+    return CheckAnswer(firm, purpose, day, result, listings_in_force(session, firm.id, day), rules, facts)  # type: ignore[arg-type]

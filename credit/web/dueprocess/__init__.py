@@ -1,0 +1,2 @@
+"""Due process in the browser (staff): black-list decisions, waivers, notices, objections and credit
+repair."""

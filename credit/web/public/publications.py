@@ -1,0 +1,181 @@
+"""Public pages of the publications (发布): the list, one publication with both lists, its downloads
+(CSV, Excel, JSON) and the Atom feed. Anonymous; registered on the `public` blueprint."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from urllib.parse import quote
+from xml.etree import ElementTree as ET
+
+from flask import Response, abort, current_app, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from credit.models import Publication
+from credit.services.publications import (
+    correction_links,
+    entries_page,
+    get_publication,
+    list_publications,
+    months_listed,
+    numbers_by_id,
+    publication_csv,
+    publication_detail,
+    publication_json,
+    publication_xlsx,
+)
+from credit.web.db import get_session
+from credit.web.public.routes import bp
+
+PER_PAGE = 200
+ATOM = "http://www.w3.org/2005/Atom"
+# Tag URIs (RFC 4151) name a date on which the authority held its domain; it never changes afterwards,
+# so entry ids stay stable however the site is reached.
+TAG_DATE = "2026"
+DOWNLOADS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+
+
+def _found(number: str) -> Publication:
+    publication = get_publication(get_session(), number)
+    if publication is None:
+        abort(404)
+    return publication  # type: ignore[return-value]
+
+
+def listed_for(listed_from: date, snapshot: date) -> str:
+    """How long an entry had been listed on the snapshot date, in words."""
+    months = months_listed(listed_from, snapshot)
+    if months < 1:
+        return _("不足 1 个月")
+    return _("%(n)s 个月", n=months)  # the same words as the current lists (public/_lists.html)
+
+
+@bp.route("/publications")
+def publication_list():
+    session = get_session()
+    publications = list_publications(session)
+    corrects = numbers_by_id(session, [p.corrects_id for p in publications])
+    return render_template("public/publications.html", publications=publications, corrects=corrects)
+
+
+@bp.route("/publications/<number>")
+def publication(number: str):
+    session = get_session()
+    found = _found(number)
+    corrects, corrected_by = correction_links(session, found)
+    only = request.args.get("list", "")
+    only = only if only in ("red", "black") else ""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    lists = []
+    for kind, total in (("red", found.red_count), ("black", found.black_count)):
+        if only and only != kind:
+            continue
+        current = page if only == kind else 1
+        lists.append(
+            {
+                "kind": kind,
+                "total": total,
+                "entries": entries_page(session, found, kind, page=current, per_page=PER_PAGE),
+                "page": current,
+                "pages": max(1, -(-total // PER_PAGE)),
+                "more": not only and total > PER_PAGE,
+            }
+        )
+    return render_template(
+        "public/publication.html",
+        publication=found,
+        corrects=corrects,
+        corrected_by=corrected_by,
+        lists=lists,
+        only=only,
+        listed_for=listed_for,
+    )
+
+
+@bp.route("/publications/<number>.<any(csv, xlsx, json):fmt>")
+def publication_download(number: str, fmt: str):
+    found = _found(number)
+    detail = publication_detail(get_session(), found)
+    if fmt == "csv":
+        data = publication_csv(detail)
+    elif fmt == "xlsx":
+        data = publication_xlsx(detail)
+    else:
+        data = current_app.json.dumps(publication_json(detail), indent=2).encode("utf-8")  # type: ignore[attr-defined]
+    response = Response(data, content_type=DOWNLOADS[fmt])
+    ascii_name = f"publication-{found.number}.{fmt}"
+    local_name = _("质量信用红黑榜-%(number)s", number=found.number) + f".{fmt}"
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(local_name, safe='')}"
+    )
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def _tag_authority() -> str:
+    return current_app.config.get("FEED_TAG_AUTHORITY") or request.host.split(":")[0] or "localhost"
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+@bp.route("/feed.atom")
+def feed():
+    """Atom 1.0 (RFC 4287): one entry per publication, the newest first."""
+    session = get_session()
+    publications = sorted(list_publications(session), key=lambda p: (p.published_at, p.id or 0), reverse=True)[:50]
+    corrects = numbers_by_id(session, [p.corrects_id for p in publications])
+    authority = _tag_authority()
+    lang = "en" if str(get_locale()) == "en" else "zh-CN"
+    root = ET.Element("feed", {"xmlns": ATOM, "xml:lang": lang})
+    _sub(root, "id", f"tag:{authority},{TAG_DATE}:publications")
+    _sub(root, "title", _("质量信用红黑榜 · 发布"))
+    _sub(root, "subtitle", _("企业质量信用红黑榜定期发布"))
+    updated = max((p.published_at for p in publications), default=None)
+    _sub(root, "updated", _rfc3339(updated or datetime.now(UTC)))
+    _sub(root, "link", rel="self", type="application/atom+xml", href=url_for("public.feed", _external=True))
+    _sub(root, "link", rel="alternate", type="text/html", href=url_for("public.publication_list", _external=True))
+    author = _sub(root, "author")
+    _sub(author, "name", _("市场监督管理局"))
+    for pub in publications:
+        entry = _sub(root, "entry")
+        _sub(entry, "id", f"tag:{authority},{TAG_DATE}:publication/{pub.number}")
+        corrected = corrects.get(pub.corrects_id or 0)
+        if corrected:
+            title = _("质量信用红黑榜 %(number)s(更正 %(corrects)s)", number=pub.number, corrects=corrected)
+        else:
+            title = _("质量信用红黑榜 %(number)s", number=pub.number)
+        _sub(entry, "title", title)
+        _sub(entry, "updated", _rfc3339(pub.published_at))
+        _sub(entry, "published", _rfc3339(pub.published_at))
+        _sub(
+            entry,
+            "link",
+            rel="alternate",
+            type="text/html",
+            href=url_for("public.publication", number=pub.number, _external=True),
+        )
+        summary = _(
+            "期次 %(period)s,快照日 %(date)s:红榜 %(red)s 家,黑榜 %(black)s 家。",
+            period=pub.period,
+            date=pub.snapshot_date.isoformat(),
+            red=pub.red_count,
+            black=pub.black_count,
+        )
+        if pub.correction_note:
+            summary += " " + _("更正说明:%(note)s", note=pub.correction_note)
+        _sub(entry, "summary", summary, type="text")
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return Response(body, content_type="application/atom+xml; charset=utf-8")
