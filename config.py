@@ -58,6 +58,14 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # uploads: a spreadsheet of a million rows fits
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    # The bureau's name on notices (告知书) and the Atom feed's tag authority (default: the request host).
+    BUREAU_NAME = os.environ.get("BUREAU_NAME", "东莞市市场监督管理局")
+    FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "")
+    # The public objection form's offline anti-abuse: minimum seconds to fill it in, how long its signed
+    # token lives, and how many petitions one address may file a day.
+    PETITION_MIN_SECONDS = int(os.environ.get("PETITION_MIN_SECONDS", "5"))
+    PETITION_MAX_AGE = int(os.environ.get("PETITION_MAX_AGE", "7200"))
+    PETITION_DAILY_LIMIT = int(os.environ.get("PETITION_DAILY_LIMIT", "5"))
 
     def __init__(self) -> None:
         self.SECRET_KEY = load_secret_key()

@@ -6,15 +6,18 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from credit.clock import today
 from credit.demo_data import generate_events, generate_firms
-from credit.models import CreditEvent, EventStatus, Firm, FirmCreate, Role, utcnow
+from credit.models import CreditEvent, EventStatus, Firm, FirmCreate, Role, User, utcnow
 from credit.models.audit import audit_row, write_audit
 from credit.services.assessment import assess_all
+from credit.services.due_process import approve_due
+from credit.services.publications import last_ended_period, publish_period
 from credit.services.rulesets import ensure_default_ruleset
 from credit.services.users import create_user, get_user
 
@@ -137,5 +140,16 @@ def seed_demo(
             )
         ],
     )
-    assess_all(session, as_of=today())
+    _play_the_last_months(session, reviewer)  # type: ignore[arg-type]
     return report
+
+
+def _play_the_last_months(session: Session, reviewer: User) -> None:
+    """Let the city's recent past happen, so that every page has something to show: an assessment two
+    months ago proposes black listings, their objection period runs out and a reviewer lists them, last
+    month is published, and today's assessment brings grades and red listings up to date."""
+    day = today()
+    assess_all(session, as_of=day - timedelta(days=60))
+    approve_due(session, reviewer, on=day - timedelta(days=40))
+    publish_period(session, last_ended_period(day, "monthly"), published_by="system:demo", today=day)
+    assess_all(session, as_of=day)

@@ -19,6 +19,11 @@ ACTION_LABELS = {
     "login_failed": _l("登录失败"),
     "login_refused": _l("登录被拒(已锁定)"),
     "logout": _l("退出"),
+    "import": _l("导入"),
+    "assess": _l("评价"),
+    "publish": _l("发布"),
+    "demo": _l("演示数据"),
+    "waive_objection": _l("登记放弃陈述申辩"),
 }
 
 
