@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -161,3 +161,42 @@ def test_grades_show_when_the_rule_set_publishes_them(client, world, tx):
         activate_version(s, save_version(s, text, note="公开等级", created_by="t").version)
     html = client.get(f"/firms/{world['black'].uscc}").get_data(as_text=True)
     assert "信用等级" in html and "grade-D" in html
+
+
+def test_a_repaired_listing_leaves_past_publications_on_the_public_site(client, tx, engine):
+    """SPEC §2: after early removal the public pages show nothing of the listing; the stored publication
+    keeps it for the internal record."""
+    from sqlmodel import Session, select
+
+    from credit.models import PublicationEntry
+    from credit.services.listings import end_listing
+    from credit.services.publications import publish_period
+
+    with tx() as s:
+        ensure_default_ruleset(s)
+        firm = make_firm(s, name="东莞市修复后撤下化工有限公司")
+        listing = Listing(
+            firm_id=firm.id,
+            kind="black",
+            status="listed",
+            reason="从重处罚",
+            basis={},
+            rule_set_version=1,
+            listed_from=date(2025, 1, 10),
+            listed_until=date(2028, 1, 10),
+        )
+        s.add(listing)
+        s.flush()
+        publish_period(s, "2025-06", published_by="t", today=date(2025, 7, 1))
+    assert "修复后撤下" in client.get("/publications/2025-06").get_data(as_text=True)
+    with tx() as s:
+        end_listing(s, s.get(Listing, listing.id), date(2026, 2, 1), "信用修复:已履行处罚并整改")
+    for path in (
+        "/publications/2025-06",
+        "/publications/2025-06.csv",
+        "/publications/2025-06.json",
+        "/api/v1/publications/2025-06",
+    ):
+        assert "修复后撤下" not in client.get(path).get_data(as_text=True), path
+    with Session(engine) as s:
+        assert s.exec(select(PublicationEntry).where(PublicationEntry.uscc == firm.uscc)).one()

@@ -200,13 +200,40 @@ def correction_links(session: Session, publication: Publication) -> tuple[str | 
     return corrects, list(corrected_by)
 
 
-def publication_detail(session: Session, publication: Publication) -> PublicationDetail:
-    """A publication with both of its lists loaded."""
-    entries = session.exec(
-        select(PublicationEntry)
-        .where(PublicationEntry.publication_id == publication.id)
-        .order_by(PublicationEntry.kind, PublicationEntry.position)
+def ended_early():
+    """Black listings that ended before their term (credit repair, a revoked basis). SPEC §2: after that
+    the public pages show nothing of them — not even in past publications, whose stored entries stay
+    untouched for the internal record. (A red entry lost to a negative event was red when published and
+    stays so in that publication.)"""
+    return select(Listing.id).where(
+        Listing.kind == ListKind.black,
+        Listing.status == ListingStatus.removed,
+        col(Listing.ended_on).is_not(None),
+        or_(col(Listing.listed_until).is_(None), col(Listing.ended_on) < col(Listing.listed_until)),
+    )
+
+
+def shown_publicly():
+    """The condition on publication entries that the public may still see."""
+    return col(PublicationEntry.listing_id).not_in(ended_early())
+
+
+def public_counts(session: Session, publication: Publication) -> dict[str, int]:
+    """Entries per list that the public may still see."""
+    rows = session.exec(
+        select(PublicationEntry.kind, func.count())
+        .where(PublicationEntry.publication_id == publication.id, shown_publicly())
+        .group_by(PublicationEntry.kind)
     ).all()
+    return {kind: n for kind, n in rows}  # noqa: C416
+
+
+def publication_detail(session: Session, publication: Publication, *, public: bool = True) -> PublicationDetail:
+    """A publication with both of its lists loaded (for the public: without entries ended early)."""
+    query = select(PublicationEntry).where(PublicationEntry.publication_id == publication.id)
+    if public:
+        query = query.where(shown_publicly())
+    entries = session.exec(query.order_by(PublicationEntry.kind, PublicationEntry.position)).all()
     corrects, corrected_by = correction_links(session, publication)
     return PublicationDetail(
         publication=publication,
@@ -224,7 +251,7 @@ def entries_page(
     return list(
         session.exec(
             select(PublicationEntry)
-            .where(PublicationEntry.publication_id == publication.id, PublicationEntry.kind == kind)
+            .where(PublicationEntry.publication_id == publication.id, PublicationEntry.kind == kind, shown_publicly())
             .order_by(PublicationEntry.position)
             .offset((max(page, 1) - 1) * per_page)
             .limit(per_page)

@@ -19,6 +19,7 @@ from credit.services.publications import (
     list_publications,
     months_listed,
     numbers_by_id,
+    public_counts,
     publication_csv,
     publication_detail,
     publication_json,
@@ -71,7 +72,8 @@ def publication(number: str):
     only = only if only in ("red", "black") else ""
     page = max(1, request.args.get("page", 1, type=int) or 1)
     lists = []
-    for kind, total in (("red", found.red_count), ("black", found.black_count)):
+    counts = public_counts(session, found)
+    for kind, total in (("red", counts.get("red", 0)), ("black", counts.get("black", 0))):
         if only and only != kind:
             continue
         current = page if only == kind else 1
