@@ -52,6 +52,11 @@ PAGES: dict[str, tuple[str, object]] = {
     "public.feed": ("/feed.atom", PUBLIC),
     "public.objection_lookup": ("/objections/lookup?reference={reference}", PUBLIC),
     "public.objection_status": ("/objections/{reference}", PUBLIC),
+    "checks.check_form": ("/check", {"checker"}),
+    # Checkers see only their own receipts (tests/test_checks_web.py); this one was made through the API.
+    "checks.receipt": ("/check/receipts/{receipt}", {"admin"}),
+    "checks.check_log": ("/admin/checks", {"admin"}),
+    "checks.check_log_csv": ("/admin/checks.csv", {"admin"}),
 }
 # POST-only endpoints: (path, roles allowed)
 ACTIONS: dict[str, tuple[str, object]] = {
@@ -69,7 +74,15 @@ ACTIONS: dict[str, tuple[str, object]] = {
 
 
 # The JSON API authenticates departments by key, not by login; tests/test_api_*.py check its scopes.
-API = {"api.record_event", "api.event_detail", "api.openapi", "api.publication_list", "api.publication"}
+API = {
+    "api.record_event",
+    "api.event_detail",
+    "api.openapi",
+    "api.publication_list",
+    "api.publication",
+    "api.credit_check",
+    "api.credit_batch",
+}
 
 
 def test_every_route_has_an_access_rule(app):
@@ -134,7 +147,12 @@ def ids(tx) -> dict:
             applicant_contact="1",
             statement="事实和理由写满十个字",
         )
+        from credit.services.check_log import log_check
+        from credit.services.checks import check_firm
+
+        check = log_check(s, check_firm(s, firm, purpose="permit"), channel="api", department="测试部门")
         return {
+            "receipt": check.receipt,
             "uscc": firm.uscc,
             "event_id": event.id,
             "batch_id": batch.batch_id,

@@ -147,7 +147,7 @@ def test_check_json_carries_the_contract_fields(city, runner):
     result = runner.invoke(args=["credit", "check", city["red"].uscc, "--purpose", "permit", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) >= {"uscc", "name", "grade", "score", "lists", "measures", "rule_set", "as_of"}
+    assert set(data) >= {"uscc", "name", "grade", "score", "lists", "measures", "rule_set", "as_of", "check_id"}
     assert (data["uscc"], data["grade"], data["score"], data["rule_set"]) == (city["red"].uscc, "A", 120, 1)
     assert data["lists"][0]["list"] == "red"
     assert [m["code"] for m in data["measures"]] == ["green_channel"]
@@ -213,3 +213,12 @@ def test_firm_page_explains_the_grade(city, client, auth):
     page = client.get(f"/admin/firms/{city['black'].uscc}").get_data(as_text=True)
     assert "70" in page and "罚-1" in page and "-30" in page
     assert "黑名单情形" in page and "拟列入" in page
+
+
+def test_a_cli_check_is_logged_with_a_receipt(city, runner, engine):
+    from credit.models import CreditCheck
+
+    data = json.loads(runner.invoke(args=["credit", "check", city["red"].uscc, "--json"]).output)
+    with Session(engine) as s:
+        (logged,) = s.exec(select(CreditCheck)).all()
+    assert (logged.receipt, logged.channel, logged.uscc) == (data["check_id"], "cli", city["red"].uscc)

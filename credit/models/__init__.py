@@ -4,6 +4,7 @@ from credit.models.apikey import ApiKey, Department
 from credit.models.assessment import FirmAssessment, Listing, ListingStatus, ListKind
 from credit.models.audit import Actor, AuditEntry
 from credit.models.base import utcnow
+from credit.models.check import ApiRate, CreditCheck
 from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
@@ -14,7 +15,9 @@ from credit.models.user import Role, User
 __all__ = [
     "Actor",
     "ApiKey",
+    "ApiRate",
     "AuditEntry",
+    "CreditCheck",
     "CreditEvent",
     "Department",
     "EventStatus",

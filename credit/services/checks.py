@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from credit.clock import today
-from credit.models import Firm, Listing, ListingStatus
+from credit.models import Firm, Listing
 from credit.rules.evaluate import Assessment, EventFact, evaluate, negative_within
 from credit.rules.measures import FirmStatus, measures_for
 from credit.rules.ruleset import PURPOSES, RuleSet
 from credit.services.assessment import firm_facts
+from credit.services.listings import in_force_or_proposed
 from credit.services.rulesets import active_ruleset
 
 
@@ -23,16 +23,10 @@ class CheckError(ValueError):
 
 def listings_in_force(session: Session, firm_id: int, as_of: date) -> list[Listing]:
     """Entries in force on `as_of`: listed then, or proposed by then and still open."""
-    listed = (
-        (Listing.status != ListingStatus.withdrawn)
-        & (col(Listing.listed_from).is_not(None))
-        & (col(Listing.listed_from) <= as_of)
-        & or_(col(Listing.listed_until).is_(None), col(Listing.listed_until) > as_of)
-        & or_(col(Listing.ended_on).is_(None), col(Listing.ended_on) > as_of)
-    )
-    proposed = (Listing.status == ListingStatus.proposed) & (col(Listing.proposed_on) <= as_of)
     return list(
-        session.exec(select(Listing).where(Listing.firm_id == firm_id, or_(listed, proposed)).order_by(Listing.id))
+        session.exec(
+            select(Listing).where(Listing.firm_id == firm_id, in_force_or_proposed(as_of)).order_by(Listing.id)
+        )
     )
 
 

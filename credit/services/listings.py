@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from credit.models import CreditEvent, EventStatus, Listing, ListingStatus, ListKind
@@ -13,6 +14,23 @@ from credit.rules.evaluate import Assessment, EventFact, evaluate
 from credit.rules.ruleset import RuleSet
 
 OPEN = (ListingStatus.proposed, ListingStatus.listed)
+
+
+def in_force(day: date):
+    """The SQL condition of an entry in force on `day`, judged by its dates: listed by then, its term not
+    over and not ended early by then (a proposal or a withdrawn one never was)."""
+    return (
+        col(Listing.status).in_([ListingStatus.listed, ListingStatus.removed])
+        & col(Listing.listed_from).is_not(None)
+        & (col(Listing.listed_from) <= day)
+        & or_(col(Listing.listed_until).is_(None), col(Listing.listed_until) > day)
+        & or_(col(Listing.ended_on).is_(None), col(Listing.ended_on) > day)
+    )
+
+
+def in_force_or_proposed(day: date):
+    """What a checking department is told about: entries in force, and proposals open on `day`."""
+    return or_(in_force(day), (Listing.status == ListingStatus.proposed) & (col(Listing.proposed_on) <= day))
 
 
 def open_listing(session: Session, firm_id: int, kind: ListKind) -> Listing | None:

@@ -11,22 +11,12 @@ from decimal import Decimal
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from credit.models import CreditEvent, EventStatus, Firm, Listing, ListingStatus, ListKind
+from credit.models import CreditEvent, EventStatus, Firm, Listing, ListKind
 from credit.rules.dates import add_months, cutoff
 from credit.rules.ruleset import RuleSet
+from credit.services.listings import in_force
 
 AWARD_TYPES = ("award_national", "award_provincial", "award_municipal", "famous_brand")
-
-
-def in_force(as_of: date):
-    """The SQL condition of a listing in force on `as_of` (listed then, not yet ended)."""
-    return (
-        (col(Listing.status).in_([ListingStatus.listed, ListingStatus.removed]))
-        & col(Listing.listed_from).is_not(None)
-        & (col(Listing.listed_from) <= as_of)
-        & or_(col(Listing.listed_until).is_(None), col(Listing.listed_until) > as_of)
-        & or_(col(Listing.ended_on).is_(None), col(Listing.ended_on) > as_of)
-    )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from credit.models import Firm, Listing, ListingStatus, ListKind, Publication, P
 from credit.models.audit import audit_row, write_audit
 from credit.rules.dates import add_months
 from credit.rules.ruleset import RuleSet
+from credit.services.listings import in_force
 from credit.services.rulesets import active_version, get_version, ruleset_of
 
 MONTHLY = "monthly"
@@ -272,14 +273,7 @@ def in_force_on(day: date):
     """A listing in force on `day`, judged by its dates, not by its current status: listed by then, its
     term not over and not ended early by then. Proposals and withdrawn proposals never were; a listing
     whose basis was later revoked is left out as if it never was."""
-    return (
-        col(Listing.status).in_([ListingStatus.listed, ListingStatus.removed])
-        & col(Listing.listed_from).is_not(None)
-        & (col(Listing.listed_from) <= day)
-        & or_(col(Listing.listed_until).is_(None), col(Listing.listed_until) > day)
-        & or_(col(Listing.ended_on).is_(None), col(Listing.ended_on) > day)
-        & ~col(Listing.end_reason).startswith(REVOKED_BASIS_PREFIX)
-    )
+    return in_force(day) & ~col(Listing.end_reason).startswith(REVOKED_BASIS_PREFIX)
 
 
 class _Bases:

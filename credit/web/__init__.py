@@ -61,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     from credit.web.admin.routes import bp as admin_bp
     from credit.web.api.routes import bp as api_bp
     from credit.web.auth.routes import bp as auth_bp
+    from credit.web.checks.routes import bp as checks_bp
     from credit.web.dueprocess.routes import bp as dueprocess_bp
     from credit.web.public.routes import bp as public_bp
     from credit.web.records.routes import bp as records_bp
@@ -73,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(records_bp, url_prefix="/admin")
     app.register_blueprint(rules_bp, url_prefix="/admin")
     app.register_blueprint(dueprocess_bp, url_prefix="/admin")
+    app.register_blueprint(checks_bp)  # /check for checkers, /admin/checks for admins
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,6 +18,7 @@ from credit.migrate import upgrade_to_head
 from credit.models import Actor, User
 from credit.rules.ruleset import PURPOSES
 from credit.services.assessment import assess_all
+from credit.services.check_log import log_check
 from credit.services.checks import check_firm
 from credit.services.demo import seed_demo
 from credit.services.event_import import import_events
@@ -170,12 +171,12 @@ def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> 
             click.echo(f"错误: 统一社会信用代码 {code} 未登记", err=True)
             sys.exit(2)
         answer = check_firm(session, firm, purpose=purpose, as_of=day)
-        data = answer.as_dict()
+        data = {**answer.as_dict(), "check_id": log_check(session, answer, channel="cli", department="命令行").receipt}
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     click.echo(f"{data['name']}({data['uscc']})  {data['as_of']}  规则集 v{data['rule_set']}")
-    click.echo(f"信用等级 {data['grade']},得分 {data['score']}")
+    click.echo(f"信用等级 {data['grade']},得分 {data['score']}  回执 {data['check_id']}")
     for entry in data["lists"]:
         click.echo(f"  {entry['list']} {entry['status']} {entry['since']}–{entry['until'] or ''} {entry['reason']}")
     for measure in data["measures"]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
 from credit.models.event import EventStatus
+from credit.rules.ruleset import PURPOSE_LABELS, PURPOSES
 from credit.services.event_input import LIMITS
 
 OPENAPI_VERSION = "3.0.3"
@@ -267,6 +268,113 @@ SCHEMAS.update(
 )
 
 
+_USCC = {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$", "example": "914403001922038216"}
+_PURPOSE = {
+    "type": "string",
+    "enum": list(PURPOSES),
+    "description": "核查用途:" + ";".join(f"{code} {label}" for code, label in PURPOSE_LABELS.items()),
+}
+SCHEMAS.update(
+    {
+        "CheckListing": {
+            "type": "object",
+            "required": ["list", "status", "since", "until", "reason"],
+            "properties": {
+                "list": {"type": "string", "enum": ["red", "black"], "description": "red 红榜 / black 黑榜"},
+                "status": {
+                    "type": "string",
+                    "description": "listed 在榜;proposed 拟列入(告知期内,尚未决定)",
+                    "example": "listed",
+                },
+                "since": {**_DATE, "nullable": True, "description": "列入日(拟列入时为告知日)"},
+                "until": {**_DATE, "nullable": True, "description": "期满日(当日起不再在榜)"},
+                "reason": {"type": "string", "description": "列入理由"},
+            },
+        },
+        "CheckMeasure": {
+            "type": "object",
+            "required": ["code", "text", "basis"],
+            "properties": {
+                "code": {"type": "string", "description": "措施代码,如 restrict_procurement"},
+                "text": {"type": "string", "description": "措施内容"},
+                "basis": {"type": "string", "description": "依据"},
+            },
+        },
+        "CreditCheck": {
+            "type": "object",
+            "description": "一次信用核查的答复;已记入核查记录,check_id 为回执编号",
+            "required": ["uscc", "name", "grade", "score", "lists", "measures", "rule_set", "as_of", "check_id"],
+            "properties": {
+                "uscc": _USCC,
+                "name": {"type": "string", "description": "企业名称"},
+                "grade": {
+                    "type": "string",
+                    "enum": ["A", "B", "C", "D"],
+                    "description": "A 守信、B 基本守信、C 失信·重点关注、D 严重失信",
+                },
+                "score": {"type": "integer", "description": "信用分(基准 100)"},
+                "lists": {"type": "array", "items": ref("CheckListing"), "description": "核查日在榜或拟列入的条目"},
+                "measures": {
+                    "type": "array",
+                    "items": ref("CheckMeasure"),
+                    "description": "该用途适用的激励或惩戒措施及依据",
+                },
+                "rule_set": {"type": "integer", "minimum": 0, "description": "所用规则集版本"},
+                "as_of": {**_DATE, "description": "核查日"},
+                "check_id": {
+                    "type": "string",
+                    "pattern": "^HC[0-9]{8}[0-9A-Z]{8}$",
+                    "description": "回执编号(核查记录)",
+                    "example": "HC20261122K7QX2M9A",
+                },
+            },
+        },
+        "CreditBatchRequest": {
+            "type": "object",
+            "required": ["usccs", "purpose"],
+            "additionalProperties": False,
+            "properties": {
+                "usccs": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 1000,
+                    "items": {"type": "string"},
+                    "description": "统一社会信用代码,至多 1000 个;可重复,每次都单独作答并记录",
+                },
+                "purpose": _PURPOSE,
+                "as_of": {**_DATE, "description": "核查日,默认今天(北京时间)"},
+            },
+            "example": {"usccs": ["914403001922038216", "91310110666007217T"], "purpose": "procurement"},
+        },
+        "CreditBatchError": {
+            "type": "object",
+            "required": ["uscc", "error", "message"],
+            "properties": {
+                "uscc": {"type": "string", "description": "所提交的代码"},
+                "error": {
+                    "type": "string",
+                    "enum": ["invalid_uscc", "not_found"],
+                    "description": "invalid_uscc 代码不合规则;not_found 本局无此企业",
+                },
+                "message": {"type": "string", "description": "说明;代码不合规则时指明所违反的规则"},
+            },
+        },
+        "CreditBatchResult": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {"oneOf": [ref("CreditCheck"), ref("CreditBatchError")]},
+                    "description": "与 usccs 一一对应、顺序相同:答复(带各自的 check_id)或该项的错误",
+                }
+            },
+        },
+    }
+)
+NO_STORE = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}, "description": "答复不得缓存"}}
+
+
 def error_response(description: str, schema: str = "Error") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
 
@@ -282,6 +390,10 @@ ERRORS: dict[int, dict[str, Any]] = {
     409: error_response("同一企业、同一事件类型、同一文书号的记录已存在(conflict)"),
     413: error_response("请求体过大(request_entity_too_large)"),
     422: error_response("校验未通过(validation_failed),details 逐项列出字段与原因", "ValidationError"),
+    429: {
+        **error_response("本密钥在当前时间窗内的请求已达上限(rate_limited)"),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "几秒后可再试"}},
+    },
     500: error_response("服务器内部错误(internal_error),已记录"),
 }
 
@@ -312,16 +424,85 @@ def operation(
     else:
         op["security"] = [{SECURITY_SCHEME: []}]
         op["x-scopes"] = [scope]
-        statuses |= {401, 403}
+        statuses |= {401, 403, 429}  # every keyed route counts against the key's rate limit
     op["responses"] = {str(status): body for status, body in responses.items()} | {
         str(status): ERRORS[status] for status in sorted(statuses)
     }
     return op
 
 
-EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+def _no_store(op: dict[str, Any]) -> dict[str, Any]:
+    """Every answer of a check operation, errors too, carries `Cache-Control: no-store`."""
+    op["responses"] = {
+        status: {**response, "headers": {**response.get("headers", {}), **NO_STORE}}
+        for status, response in op["responses"].items()
+    }  # copies: the shared error responses of other operations stay as they are
+    return op
+
+
+EVENT_ID = {
+    "name": "event_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+}
 
 PATHS: dict[str, dict[str, Any]] = {
+    "/credit/{uscc}": {
+        "get": _no_store(
+            operation(
+                operation_id="checkCredit",
+                summary="信用核查:一家企业的等级、在榜情况及该用途适用的措施",
+                description=(
+                    "按核查日实时评价,规则或记录一有变化即反映在答复中;每次核查都记入核查记录,"
+                    "check_id 为回执编号。代码不合规则时 422 的说明指明所违反的规则。"
+                ),
+                scope="check",
+                parameters=[
+                    {
+                        "name": "uscc",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "统一社会信用代码(18位,GB 32100-2015)",
+                        "example": "914403001922038216",
+                    },
+                    {"name": "purpose", "in": "query", "required": True, "schema": _PURPOSE},
+                    {
+                        "name": "as_of",
+                        "in": "query",
+                        "required": False,
+                        "schema": _DATE,
+                        "description": "核查日 YYYY-MM-DD,默认今天(北京时间)",
+                    },
+                ],
+                responses={
+                    200: {"description": "核查答复", "content": {"application/json": {"schema": ref("CreditCheck")}}}
+                },
+                errors=(404, 422),
+                tags=("checks",),
+            )
+        )
+    },
+    "/credit/batch": {
+        "post": _no_store(
+            operation(
+                operation_id="checkCreditBatch",
+                summary="批量信用核查(至多 1000 家,同一用途)",
+                description="结果与输入一一对应、顺序相同;单项错误不影响其他项。每个答复都有自己的 check_id。",
+                scope="check",
+                request_schema="CreditBatchRequest",
+                responses={
+                    200: {
+                        "description": "逐项答复",
+                        "content": {"application/json": {"schema": ref("CreditBatchResult")}},
+                    }
+                },
+                errors=(400, 413, 422),
+                tags=("checks",),
+            )
+        )
+    },
     "/events": {
         "post": operation(
             operation_id="recordEvent",
@@ -399,6 +580,7 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
         "info": copy.deepcopy(INFO),
         "servers": [{"url": server_url}],
         "tags": [
+            {"name": "checks", "description": "信用核查(scope: check)"},
             {"name": "events", "description": "信用事件报送(scope: record)"},
             {"name": "publications", "description": "红黑榜发布(公开,无需密钥)"},
             {"name": "meta", "description": "关于本 API"},

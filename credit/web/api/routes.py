@@ -1,20 +1,26 @@
-"""The JSON API `/api/v1`: departments report credit events with their keys and poll the review outcome.
+"""The JSON API `/api/v1`: departments check firms' credit (信用核查) and report credit events with their
+keys, and poll the review outcome. Keyed routes share a per-key rate limit (`ratelimit`).
 
 Every answer is JSON, errors included (`credit.web.errors` covers 404/405/500 under /api/). CSRF does not
 apply: a request carries its key in a header, never a cookie."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from credit.clock import parse_iso_date
 from credit.models import ApiKey, CreditEvent, Firm
+from credit.rules.ruleset import PURPOSES
 from credit.services import events
+from credit.services.check_log import check_firms, firms_by_uscc, log_check, log_checks
+from credit.services.checks import check_firm
 from credit.services.event_input import EVENT_FIELDS, FieldError
+from credit.services.firms import get_firm
 from credit.services.publications import (
     get_publication,
     list_publications,
@@ -23,8 +29,11 @@ from credit.services.publications import (
     publication_json,
     publication_summary,
 )
+from credit.uscc import RULES as USCC_RULES
+from credit.uscc import UsccError, validate_uscc
 from credit.web.api.auth import api_error, current_department, current_key, key_required, key_unit_of_work
 from credit.web.api.openapi import openapi_document
+from credit.web.api.ratelimit import rate_limited
 from credit.web.db import get_session
 from credit.web.extensions import csrf
 
@@ -32,6 +41,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 NUMBER_FIELDS = frozenset({"amount"})
+MAX_ID = 2**31 - 1  # INTEGER primary keys
 
 
 def _summary(errors: list[FieldError]) -> str:
@@ -100,6 +110,7 @@ def event_json(session: Session, event: CreditEvent) -> dict[str, Any]:
 
 @bp.post("/events")
 @key_required("record")
+@rate_limited
 def record_event():
     """Record one event, pending review, in the name of the key's department."""
     body = request.get_json(silent=True)
@@ -125,8 +136,11 @@ def record_event():
 
 @bp.get("/events/<int:event_id>")
 @key_required("record")
+@rate_limited
 def event_detail(event_id: int):
     """An event this department reported, with its review outcome; other events do not exist for it."""
+    if event_id > MAX_ID:  # beyond any id the database can hold (and its driver would refuse it: a 500)
+        return api_error(404, "not_found", f"本部门没有报送过编号为 {event_id} 的信用事件")
     session = get_session()
     event = session.exec(
         select(CreditEvent)
@@ -161,3 +175,117 @@ def publication(number: str):
 def openapi():
     """The OpenAPI document of this API (public)."""
     return jsonify(openapi_document(server_url=request.script_root + (bp.url_prefix or "")))
+
+
+# --- Credit checks (信用核查) ----------------------------------------------------------------------
+
+CHECK_ENDPOINTS = frozenset({"api.credit_check", "api.credit_batch"})
+BATCH_LIMIT = 1000
+BATCH_FIELDS = frozenset({"usccs", "purpose", "as_of"})
+
+
+@bp.after_request
+def _never_cache_a_grade(response):
+    """A grade can change at any moment (an event approved, a listing decided): no cache may keep an
+    answer, nor an error about one."""
+    if request.endpoint in CHECK_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _purpose_and_date(purpose: object, as_of: object) -> tuple[str, date | None, list[FieldError]]:
+    errors: list[FieldError] = []
+    if purpose is None or purpose == "":
+        errors.append(FieldError("purpose", f"缺少核查用途,须为 {', '.join(PURPOSES)} 之一"))
+    elif purpose not in PURPOSES:
+        errors.append(FieldError("purpose", f"未知的核查用途「{purpose}」,须为 {', '.join(PURPOSES)} 之一"))
+    day = None
+    if as_of is not None and as_of != "":
+        if not isinstance(as_of, str):
+            errors.append(FieldError("as_of", "须为 YYYY-MM-DD 格式的字符串"))
+        else:
+            try:
+                day = parse_iso_date(as_of, field="as_of ")
+            except ValueError as exc:
+                errors.append(FieldError("as_of", str(exc)))
+    return str(purpose or ""), day, errors
+
+
+def _uscc_error(exc: UsccError) -> str:
+    return f"{exc.message}(规则 {exc.rule}:{USCC_RULES.get(exc.rule, '')})"
+
+
+@bp.get("/credit/<uscc>")
+@key_required("check")
+@rate_limited
+def credit_check(uscc: str):
+    """One credit check: grade, lists in force and the measures for the purpose; logged with a receipt."""
+    errors: list[FieldError] = []
+    try:
+        uscc = validate_uscc(uscc)
+    except UsccError as exc:
+        errors.append(FieldError("uscc", _uscc_error(exc)))
+    purpose, day, more = _purpose_and_date(request.args.get("purpose"), request.args.get("as_of"))
+    errors += more
+    if errors:
+        return validation_failed(errors)
+    with key_unit_of_work() as session:
+        firm = get_firm(session, uscc)
+        if firm is None:
+            return api_error(404, "not_found", f"本局没有统一社会信用代码为 {uscc} 的市场主体")
+        answer = check_firm(session, firm, purpose=purpose, as_of=day)
+        logged = log_check(session, answer, channel="api", api_key=current_key(), department=current_department().name)
+    return jsonify(logged.answer)
+
+
+@bp.post("/credit/batch")
+@key_required("check")
+@rate_limited
+def credit_batch():
+    """Up to 1000 checks for one purpose; results in input order, each its own answer (and receipt) or error."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "bad_request", "请求体须为 JSON 对象,并带 Content-Type: application/json")
+    errors = [FieldError(str(name), "未知字段") for name in body if name not in BATCH_FIELDS]
+    usccs = body.get("usccs")
+    if not isinstance(usccs, list) or not all(isinstance(code, str) for code in usccs):
+        errors.append(FieldError("usccs", "须为统一社会信用代码(字符串)的数组"))
+    elif not usccs:
+        errors.append(FieldError("usccs", "至少须有一个统一社会信用代码"))
+    elif len(usccs) > BATCH_LIMIT:
+        errors.append(FieldError("usccs", f"一次至多核查 {BATCH_LIMIT} 个,实为 {len(usccs)} 个"))
+    purpose, day, more = _purpose_and_date(body.get("purpose"), body.get("as_of"))
+    errors += more
+    if errors:
+        return validation_failed(errors)
+    results: list[dict[str, Any] | None] = [None] * len(usccs)
+    valid: dict[int, str] = {}
+    for position, raw in enumerate(usccs):
+        try:
+            valid[position] = validate_uscc(raw)
+        except UsccError as exc:
+            results[position] = {"uscc": raw, "error": "invalid_uscc", "message": _uscc_error(exc)}
+    with key_unit_of_work() as session:
+        firms = firms_by_uscc(session, valid.values())
+        answers = check_firms(session, firms.values(), purpose=purpose, as_of=day)
+        asked: list[tuple[int, Any]] = []
+        for position, code in valid.items():
+            firm = firms.get(code)
+            if firm is None:
+                results[position] = {
+                    "uscc": code,
+                    "error": "not_found",
+                    "message": f"本局没有统一社会信用代码为 {code} 的市场主体",
+                }
+            else:
+                asked.append((position, answers[firm.id]))  # type: ignore[index]
+        logged = log_checks(
+            session,
+            [answer for _, answer in asked],
+            channel="api",
+            api_key=current_key(),
+            department=current_department().name,
+        )
+    for (position, _), row in zip(asked, logged, strict=True):
+        results[position] = row.answer
+    return jsonify(results=results)

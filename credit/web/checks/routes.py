@@ -1,0 +1,180 @@
+"""Checkers check firms for a purpose (one or a pasted list) and print receipts (核查回执); admins read
+and export the check log. Every web check is logged like an API check (channel `web`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, abort, render_template, request, send_file
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from credit.clock import BUREAU_TZ, parse_iso_date
+from credit.models import CreditCheck, User
+from credit.rules.ruleset import PURPOSE_LABELS
+from credit.services.check_log import (
+    CHECKS_PER_PAGE,
+    CheckQuery,
+    check_firms,
+    count_checks,
+    firms_by_uscc,
+    get_check,
+    log_checks,
+    search_checks,
+)
+from credit.uscc import UsccError, validate_uscc
+from credit.web.checks.forms import MAX_LINES, CheckForm
+from credit.web.db import get_session, unit_of_work
+from credit.web.security import roles_required
+
+bp = Blueprint("checks", __name__)
+
+
+def _me() -> User:
+    return get_session().get(User, current_user.id)  # type: ignore[return-value]
+
+
+@bp.route("/check", methods=["GET", "POST"])
+@roles_required("checker")
+def check_form():
+    """Check one firm or a list; each answer is logged and gets a printable receipt."""
+    form = CheckForm()
+    rows: list[dict] = []
+    if form.validate_on_submit():
+        lines = [line.strip() for line in (form.usccs.data or "").splitlines() if line.strip()]
+        day: date | None = None
+        if form.as_of.data:
+            try:
+                day = parse_iso_date(form.as_of.data, field=_("核查日"))
+            except ValueError as exc:
+                form.as_of.errors = [str(exc)]  # type: ignore[assignment]
+        if len(lines) > MAX_LINES:
+            form.usccs.errors = [_("一次至多核查 %(n)s 个,实为 %(m)s 个", n=MAX_LINES, m=len(lines))]  # type: ignore[assignment]
+        if not form.errors:
+            rows = _check_lines(lines, form.purpose.data or "", day)
+    status = 422 if form.errors else 200
+    return render_template("checks/check.html", form=form, rows=rows, purposes=PURPOSE_LABELS), status
+
+
+def _check_lines(lines: list[str], purpose: str, day: date | None) -> list[dict]:
+    """One row per line, in order: the logged check, or why the line could not be checked."""
+    rows: list[dict] = [{"uscc": line} for line in lines]
+    valid: dict[int, str] = {}
+    for position, line in enumerate(lines):
+        try:
+            valid[position] = validate_uscc(line)
+        except UsccError as exc:
+            rows[position]["error"] = exc.message
+    with unit_of_work() as session:
+        firms = firms_by_uscc(session, valid.values())
+        answers = check_firms(session, firms.values(), purpose=purpose, as_of=day)
+        asked = []
+        for position, code in valid.items():
+            firm = firms.get(code)
+            if firm is None:
+                rows[position]["error"] = _("本局没有统一社会信用代码为 %(uscc)s 的市场主体", uscc=code)
+            else:
+                asked.append((position, answers[firm.id]))  # type: ignore[index]
+        logged = log_checks(session, [a for _, a in asked], channel="web", user=_me())
+    for (position, _answer), check in zip(asked, logged, strict=True):
+        rows[position]["check"] = check
+    return rows
+
+
+@bp.route("/check/receipts/<receipt>")
+@roles_required("checker", "admin")
+def receipt(receipt: str):
+    """The printable receipt of one check: checkers see their own, admins any."""
+    check = get_check(get_session(), receipt)
+    if check is None:
+        abort(404)
+    if not current_user.has_role("admin") and check.user_id != current_user.id:
+        abort(403)
+    return render_template("checks/receipt.html", check=check, purposes=PURPOSE_LABELS)
+
+
+def _query() -> CheckQuery:
+    def day(name: str) -> date | None:
+        try:
+            return parse_iso_date(request.args[name]) if request.args.get(name) else None
+        except ValueError:
+            return None
+
+    return CheckQuery(
+        who=request.args.get("who", "").strip(),
+        uscc=request.args.get("uscc", "").strip(),
+        date_from=day("from"),
+        date_to=day("to"),
+        channel=request.args.get("channel", "").strip(),
+    )
+
+
+@bp.route("/admin/checks")
+@roles_required("admin")
+def check_log():
+    """Every check, newest first, filtered by department or user, firm and date."""
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    session = get_session()
+    query = _query()
+    total = count_checks(session, query)
+    checks = search_checks(session, query, page=page)
+    pages = max(1, -(-total // CHECKS_PER_PAGE))
+    return render_template(
+        "checks/log.html", checks=checks, total=total, page=page, pages=pages, purposes=PURPOSE_LABELS
+    )
+
+
+CSV_HEADER = (
+    "receipt",
+    "checked_at",
+    "channel",
+    "department",
+    "username",
+    "uscc",
+    "name",
+    "purpose",
+    "as_of",
+    "grade",
+    "score",
+    "lists",
+    "measures",
+    "rule_set_version",
+)
+
+
+def csv_row(check: CreditCheck) -> list[str]:
+    answer = check.answer
+    return [
+        check.receipt,
+        check.checked_at.astimezone(BUREAU_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+        check.channel,
+        check.department,
+        check.username,
+        check.uscc,
+        answer.get("name", ""),
+        check.purpose,
+        check.as_of.isoformat(),
+        check.grade,
+        str(answer.get("score", "")),
+        ";".join(f"{e['list']}:{e['status']}" for e in answer.get("lists", [])),
+        ";".join(m["code"] for m in answer.get("measures", [])),
+        str(check.rule_set_version),
+    ]
+
+
+@bp.route("/admin/checks.csv")
+@roles_required("admin")
+def check_log_csv():
+    """The filtered check log as UTF-8 CSV with a BOM (Excel opens it as UTF-8)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    for check in search_checks(get_session(), _query(), per_page=None):
+        writer.writerow(csv_row(check))
+    data = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))
+    return send_file(data, mimetype="text/csv", as_attachment=True, download_name="credit-checks.csv")
