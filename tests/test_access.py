@@ -55,6 +55,7 @@ PAGES: dict[str, tuple[str, object]] = {
     "checks.check_form": ("/check", {"checker"}),
     # Checkers see only their own receipts (tests/test_checks_web.py); this one was made through the API.
     "checks.receipt": ("/check/receipts/{receipt}", {"admin"}),
+    "admin.api_keys": ("/admin/api-keys", {"admin"}),
     "checks.check_log": ("/admin/checks", {"admin"}),
     "checks.check_log_csv": ("/admin/checks.csv", {"admin"}),
 }
@@ -62,6 +63,7 @@ PAGES: dict[str, tuple[str, object]] = {
 ACTIONS: dict[str, tuple[str, object]] = {
     "auth.logout": ("/logout", PUBLIC),
     "admin.user_password": ("/admin/users/1/password", {"admin"}),
+    "admin.api_key_revoke": ("/admin/api-keys/{key_id}/revoke", {"admin"}),
     "records.event_approve": ("/admin/events/{event_id}/approve", {"reviewer"}),
     "records.event_reject": ("/admin/events/{event_id}/reject", {"reviewer"}),
     "records.event_revoke": ("/admin/events/{event_id}/revoke", {"reviewer"}),
@@ -82,6 +84,7 @@ API = {
     "api.publication",
     "api.credit_check",
     "api.credit_batch",
+    "api.current_listings",
 }
 
 
@@ -151,7 +154,11 @@ def ids(tx) -> dict:
         from credit.services.checks import check_firm
 
         check = log_check(s, check_firm(s, firm, purpose="permit"), channel="api", department="测试部门")
+        from credit.services.apikeys import create_api_key
+
+        key = create_api_key(s, department="测试部门", scopes="check").key
         return {
+            "key_id": key.id,
             "receipt": check.receipt,
             "uscc": firm.uscc,
             "event_id": event.id,

@@ -287,3 +287,23 @@ def test_check_log_is_append_only(engine, firms):
         with pytest.raises(DBAPIError), engine.begin() as conn:
             conn.execute(text(statement))
     assert count_checks(engine) == 1 and logged.receipt
+
+
+def test_the_bulk_file_of_current_listings(client, firms, token, tx):
+    answer = client.get("/api/v1/listings", headers=bearer(token))
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["as_of"] == TODAY.isoformat()
+    assert {(row["uscc"], row["list"]) for row in body["listings"]} == {
+        (firms["black"], "black"),
+        (firms["red"], "red"),
+    }
+    as_csv = client.get("/api/v1/listings?format=csv", headers=bearer(token))
+    assert as_csv.mimetype == "text/csv"
+    text = as_csv.data.decode("utf-8-sig")
+    assert text.splitlines()[0] == "uscc,name,region,list,since,until,reason"
+    assert firms["black"] in text and "测试black" in text
+    assert client.get("/api/v1/listings?format=xml", headers=bearer(token)).status_code == 422
+    assert client.get("/api/v1/listings").status_code == 401
+    record_only = issue_key(tx, scopes="record")
+    assert client.get("/api/v1/listings", headers=bearer(record_only)).status_code == 403

@@ -3,7 +3,15 @@
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from credit.models.user import ROLE_LABELS
@@ -57,3 +65,18 @@ class UserEditForm(FlaskForm):
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("新密码"), validators=[DataRequired(), Length(min=10, max=200)])
     submit = SubmitField(_l("重设密码"))
+
+
+class ApiKeyForm(FlaskForm):
+    department = StringField(_l("部门"), validators=[DataRequired(), Length(max=100)])
+    scopes = SelectMultipleField(
+        _l("权限"),
+        choices=[SelectChoice("check", _l("check:信用核查")), SelectChoice("record", _l("record:报送信用事件"))],
+        validators=[DataRequired()],
+    )
+    label = StringField(_l("用途说明"), validators=[Optional(), Length(max=100)])
+    submit = SubmitField(_l("创建密钥"))
+
+
+class RevokeKeyForm(FlaskForm):
+    submit = SubmitField(_l("吊销"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import ValidationError
@@ -12,15 +12,16 @@ from sqlmodel import col, func, select
 
 from credit.catalog import EVENT_TYPES
 from credit.clock import parse_iso_date
-from credit.models import AuditEntry, Firm, FirmCreate, Listing, User
+from credit.models import ApiKey, AuditEntry, Department, Firm, FirmCreate, Listing, User
 from credit.models.firm import FIRM_FIELDS
 from credit.reference import REGIONS
+from credit.services.apikeys import ApiKeyError, create_api_key, revoke_api_key
 from credit.services.assessment import assess_firm
 from credit.services.audit import audit_entries
 from credit.services.events import FileQuery, credit_file, users_by_id
 from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_errors, get_firm, search_firms, update_firm
 from credit.services.users import UserError, create_user, set_password, update_user
-from credit.web.admin.forms import FirmForm, ResetPasswordForm, UserCreateForm, UserEditForm
+from credit.web.admin.forms import ApiKeyForm, FirmForm, ResetPasswordForm, RevokeKeyForm, UserCreateForm, UserEditForm
 from credit.web.db import get_session, unit_of_work
 from credit.web.security import STAFF, roles_required
 
@@ -248,3 +249,49 @@ def audit_log():
     ).all()
     pages = max(1, -(-total // per_page))
     return render_template("admin/audit_log.html", entries=entries, total=total, page=page, pages=pages)
+
+
+@bp.route("/api-keys", methods=["GET", "POST"])
+@roles_required("admin")
+def api_keys():
+    """Departments' API keys: create (the key is shown on this answer only), list, revoke."""
+    form = ApiKeyForm()
+    issued = None
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as session:
+                issued = create_api_key(
+                    session,
+                    department=form.department.data or "",
+                    scopes=",".join(form.scopes.data or []),
+                    label=form.label.data or "",
+                )
+        except ApiKeyError as exc:
+            form.department.errors.append(str(exc))
+    session = get_session()
+    rows = session.exec(
+        select(ApiKey, Department)
+        .join(Department, Department.id == ApiKey.department_id)
+        .order_by(col(ApiKey.id).desc())  # type: ignore[arg-type]
+    ).all()
+    response = make_response(
+        render_template(
+            "admin/api_keys.html", form=form, rows=rows, issued=issued, revoke_form=RevokeKeyForm(prefix="revoke")
+        ),
+        422 if form.errors else 200,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the page may carry a key shown once
+    return response
+
+
+@bp.route("/api-keys/<int:key_id>/revoke", methods=["POST"])
+@roles_required("admin")
+def api_key_revoke(key_id: int):
+    key = get_session().get(ApiKey, key_id)
+    if key is None:
+        abort(404)
+    if RevokeKeyForm(prefix="revoke").validate_on_submit():
+        with unit_of_work() as session:
+            revoke_api_key(session, session.merge(key))
+        flash(_("已吊销密钥 %(prefix)s。", prefix=key.prefix), "success")
+    return redirect(url_for("admin.api_keys"))

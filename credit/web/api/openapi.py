@@ -598,3 +598,52 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
             },
         },
     }
+
+
+# --- The daily bulk file of current listings --------------------------------------------------------
+
+SCHEMAS["BulkListing"] = {
+    "type": "object",
+    "required": ["uscc", "name", "region", "list", "since", "until", "reason"],
+    "properties": {
+        "uscc": {"type": "string", "minLength": 18, "maxLength": 18},
+        "name": {"type": "string"},
+        "region": {"type": "string"},
+        "list": {"type": "string", "enum": ["red", "black"]},
+        "since": _DATE,
+        "until": {**_DATE, "nullable": True},
+        "reason": {"type": "string"},
+    },
+}
+SCHEMAS["BulkListings"] = {
+    "type": "object",
+    "required": ["as_of", "listings"],
+    "properties": {"as_of": _DATE, "listings": {"type": "array", "items": ref("BulkListing")}},
+}
+PATHS["/listings"] = {
+    "get": operation(
+        operation_id="currentListings",
+        summary="当日在榜企业全量文件(供同步)",
+        description="当日红榜、黑榜在榜企业全量;format=csv 时为 UTF-8(带 BOM)CSV。每日更新,部门可每日同步一次。",
+        scope="check",
+        parameters=[
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+            }
+        ],
+        responses={
+            200: {
+                "description": "在榜企业",
+                "content": {
+                    "application/json": {"schema": ref("BulkListings")},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        },
+        errors=(422,),
+        tags=("checks",),
+    )
+}

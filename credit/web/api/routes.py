@@ -6,21 +6,24 @@ apply: a request carries its key in a header, never a cookie."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from credit.clock import parse_iso_date
-from credit.models import ApiKey, CreditEvent, Firm
+from credit.clock import parse_iso_date, today
+from credit.models import ApiKey, CreditEvent, Firm, ListKind
 from credit.rules.ruleset import PURPOSES
 from credit.services import events
 from credit.services.check_log import check_firms, firms_by_uscc, log_check, log_checks
 from credit.services.checks import check_firm
 from credit.services.event_input import EVENT_FIELDS, FieldError
 from credit.services.firms import get_firm
+from credit.services.public import current_list
 from credit.services.publications import (
     get_publication,
     list_publications,
@@ -169,6 +172,43 @@ def publication(number: str):
     if found is None:
         return api_error(404, "not_found", f"没有编号为 {number} 的发布")
     return jsonify(publication_json(publication_detail(session, found)))
+
+
+@bp.get("/listings")
+@key_required("check")
+@rate_limited
+def current_listings():
+    """The bulk file of every entry in force today, for departments that sync once a day rather than
+    query; JSON by default, `?format=csv` for a spreadsheet (UTF-8 with BOM)."""
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        return validation_failed([FieldError("format", "format 须为 json 或 csv")])
+    day = today()
+    rows = [
+        {
+            "uscc": entry.firm.uscc,
+            "name": entry.firm.name,
+            "region": entry.firm.region,
+            "list": entry.listing.kind,
+            "since": entry.listing.listed_from.isoformat() if entry.listing.listed_from else None,
+            "until": entry.listing.listed_until.isoformat() if entry.listing.listed_until else None,
+            "reason": entry.listing.reason,
+        }
+        for kind in (ListKind.red, ListKind.black)
+        for entry in current_list(get_session(), kind, day, per_page=1_000_000).entries
+    ]
+    if fmt == "json":
+        response = jsonify(as_of=day.isoformat(), listings=rows)
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["uscc", "name", "region", "list", "since", "until", "reason"])
+        writer.writeheader()
+        writer.writerows(rows)
+        response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+        response.headers["Content-Disposition"] = f"attachment; filename=listings-{day.isoformat()}.csv"
+    # The file changes at most when a list entry changes; a day's copy may be cached for an hour.
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @bp.get("/openapi.json")
