@@ -10,7 +10,7 @@ from typing import Any
 from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
 from credit.models.event import EventStatus
 from credit.rules.ruleset import PURPOSE_LABELS, PURPOSES
-from credit.services.event_input import LIMITS
+from credit.services.event_input import EVENT_FIELDS, LIMITS
 
 OPENAPI_VERSION = "3.0.3"
 SECURITY_SCHEME = "bearerKey"
@@ -118,19 +118,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": [
             "id",
-            "uscc",
-            "event_type",
-            "occurred_on",
-            "document_no",
-            "authority",
-            "severity",
-            "amount",
-            "product",
-            "valid_until",
-            "description",
-            "person_name",
-            "certificate_no",
-            "rectifies_document_no",
+            *EVENT_FIELDS,  # every field the event was submitted with, in the import file's order
             "status",
             "source",
             "recorded_at",
