@@ -14,19 +14,33 @@ import pytest
 # Real password hashing, at a cost fit for a test suite that logs in a thousand times (must be set before
 # credit.services.users is imported).
 os.environ.setdefault("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
+
+# Time is an input: the whole suite runs on one fixed "today", whatever the wall clock says, and so do the
+# processes it starts (they inherit CREDIT_TODAY). Tests that need another day use clock.today_is().
+os.environ["CREDIT_TODAY"] = "2026-11-22"
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from config import TestConfig, normalise_database_url
+from credit import clock
 from credit.db import make_engine, new_session, session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor
 from credit.web import create_app
 from tests.factories import make_user
 
+TEST_TODAY = os.environ["CREDIT_TODAY"]
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_PASSWORD = "correct-horse-42"
 TESTER = Actor(label="tester", source="test")
+
+
+@pytest.fixture(autouse=True)
+def fixed_today() -> Iterator[None]:
+    """Every test starts on TEST_TODAY, even when the one before moved the clock."""
+    clock.set_today(TEST_TODAY)
+    yield
+    clock.set_today(TEST_TODAY)
 
 
 def _worker() -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
+from credit import clock
+from credit.rules.dates import add_months
 from tests.conftest import TEST_PASSWORD
 from tests.factories import firm_row, make_firm, make_user
 
@@ -169,7 +172,7 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
     log_in(recorder, live_url, "recorder")
     recorder.goto(f"{live_url}/admin/events/new?uscc={firm.uscc}")
     recorder.get_by_label("事件类型").select_option("penalty")
-    recorder.get_by_label("发生日期").fill("2026-10-15")
+    recorder.get_by_label("发生日期").fill((clock.today() - timedelta(days=30)).isoformat())
     recorder.get_by_label("文书号", exact=True).fill("东市监罚〔2026〕101号")
     recorder.get_by_label("作出机关").fill("东莞市市场监督管理局")
     recorder.get_by_label("严重程度").select_option("heavy")
@@ -194,12 +197,14 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
     reviewer.get_by_role("button", name="作出决定").click()
     expect(reviewer.get_by_text("已列入").first).to_be_visible()
 
-    # The scheduler, started after the month is over, publishes it.
-    published = runner.invoke(args=["credit", "scheduler", "--once", "--now", "2026-12-01"])
+    # The scheduler, run once the month is over, publishes it.
+    with clock.today_is(add_months(clock.today().replace(day=1), 1)):
+        published = runner.invoke(args=["credit", "scheduler", "--once"])
     assert published.exit_code == 0, published.output
+    period = clock.today().strftime("%Y-%m")
 
     public = browser.new_context().new_page()
-    public.goto(f"{live_url}/publications/2026-11")
+    public.goto(f"{live_url}/publications/{period}")
     expect(public.get_by_role("link", name="东莞市全流程测试化工有限公司")).to_be_visible()
     public.goto(f"{live_url}/lists/black")
     expect(public.get_by_role("link", name="东莞市全流程测试化工有限公司")).to_be_visible()

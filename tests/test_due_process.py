@@ -5,11 +5,12 @@ objections that hold or end a proposal, credit repair and its conditions, petiti
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import Session
 
+from credit import clock
 from credit.models import CreditEvent, Firm, Listing, ListKind, Petition, utcnow
 from credit.rules.dates import add_months, add_working_days
 from credit.services.assessment import reassess_firms
@@ -369,7 +370,7 @@ def test_public_filings_are_limited_per_client_and_day(session):
         objection(session, event=events[5], client_hash="a" * 64)
     assert refused.value.limited
     assert objection(session, event=events[5], client_hash="b" * 64).status == "open"
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    yesterday = clock.now() - timedelta(days=1)
     assert len(petitions_for_firm(session, firm.id)) == 6
     # yesterday's filings do not count today
     for petition in petitions_for_firm(session, firm.id):

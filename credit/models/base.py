@@ -3,11 +3,13 @@ the same on SQLite and PostgreSQL) and UTC timestamps."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
+
+from credit import clock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,5 +25,5 @@ JSONDoc = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    """Now, time-zone aware: stored in UTC, shown in the bureau's time zone."""
-    return datetime.now(UTC)
+    """Now, time-zone aware: stored in UTC, shown in the bureau's time zone (from credit.clock)."""
+    return clock.now()

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
+from credit import clock
 from credit.clock import BUREAU_TZ
 from credit.models import (
     CreditEvent,
@@ -260,7 +261,7 @@ def approve_due(session: Session, reviewer: User, *, on: date) -> list[Listing]:
 
 def new_reference(session: Session, *, on: date | None = None) -> str:
     """A random, unused reference like 26-K7M3QX9P: the year, then letters nobody misreads."""
-    year = (on or datetime.now(BUREAU_TZ).date()).year % 100
+    year = (on or clock.today()).year % 100
     while True:
         code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
         reference = f"{year:02d}-{code}"

@@ -11,7 +11,7 @@ from flask import Response, abort, current_app, render_template, request, url_fo
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from credit.models import Publication
+from credit.models import Publication, utcnow
 from credit.services.publications import (
     correction_links,
     entries_page,
@@ -146,7 +146,7 @@ def feed():
     _sub(root, "title", _("质量信用红黑榜 · 发布"))
     _sub(root, "subtitle", _("企业质量信用红黑榜定期发布"))
     updated = max((p.published_at for p in publications), default=None)
-    _sub(root, "updated", _rfc3339(updated or datetime.now(UTC)))
+    _sub(root, "updated", _rfc3339(updated or utcnow()))
     _sub(root, "link", rel="self", type="application/atom+xml", href=url_for("public.feed", _external=True))
     _sub(root, "link", rel="alternate", type="text/html", href=url_for("public.publication_list", _external=True))
     author = _sub(root, "author")
