@@ -8,7 +8,7 @@ FLASK  := $(BIN)/flask --app wsgi
 # pytest arguments, e.g. `make test PYTEST_ARGS="-k audit"`
 PYTEST_ARGS ?=
 
-.PHONY: run setup test lint format browser clean
+.PHONY: run setup test lint format browser clean messages compile-messages
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,12 @@ format: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Translations (babel.cfg): extract every marked string and merge it into the catalogs, then compile.
+messages: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* __pycache__ tests' \
+	  --add-comments=TRANSLATORS: --sort-output --project=credit -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+
+compile-messages: $(BIN)/.installed
+	$(BIN)/pybabel compile -d translations --statistics

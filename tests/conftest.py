@@ -26,10 +26,14 @@ from credit import clock
 from credit.db import make_engine, new_session, session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor
+from credit.services.calendar import load_package_calendar, package_years
 from credit.web import create_app
 from tests.factories import make_user
 
 TEST_TODAY = os.environ["CREDIT_TODAY"]
+# What every test database holds before the test starts, as `flask credit init` leaves it: the loaded
+# working-day calendar and its audit entries. Tests that count audit entries count the others.
+SETUP_ENTITY = "calendar_year"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_PASSWORD = "correct-horse-42"
 TESTER = Actor(label="tester", source="test")
@@ -68,6 +72,9 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
         url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
     engine = make_engine(url)
     upgrade_to_head(engine)
+    # As `flask credit init` does: the official working-day calendar the package covers (2004–2026).
+    with session_scope(engine, Actor.system("init")) as s:
+        load_package_calendar(s)
     engine.dispose()
     return url
 
@@ -78,11 +85,23 @@ def _truncate_all(url: str) -> None:
         tables = [
             row[0]
             for row in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename NOT IN ('alembic_version', 'calendar_year')"  # the calendar stays, as in the template
+                )
             )
         ]
         if tables:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        # The calendar stays as the template has it, unless the test before changed it (a new year or
+        # version): then it is loaded again from the package.
+        years, newest = conn.execute(text("SELECT COUNT(DISTINCT year), MAX(version) FROM calendar_year")).one()
+        changed = (years, newest) != (len(package_years()), 1)
+        if changed:
+            conn.execute(text("TRUNCATE calendar_year RESTART IDENTITY"))
+    if changed:
+        with session_scope(engine, Actor.system("init")) as s:
+            load_package_calendar(s)
     engine.dispose()
 
 

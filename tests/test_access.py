@@ -27,6 +27,11 @@ PAGES: dict[str, tuple[str, object]] = {
     "admin.user_new": ("/admin/users/new", {"admin"}),
     "admin.user_edit": ("/admin/users/1/edit", {"admin"}),
     "admin.audit_log": ("/admin/audit", {"admin"}),
+    "admin.calendar_list": ("/admin/calendar", STAFF),
+    "admin.calendar_year": ("/admin/calendar/2026", STAFF),
+    "admin.calendar_new": ("/admin/calendar/new", {"admin"}),
+    "admin.publication_admin": ("/admin/publications", {"admin"}),
+    "admin.publication_withdraw": ("/admin/publications/{publication}/withdraw", {"admin"}),
     "records.event_new": ("/admin/events/new", {"recorder"}),
     "records.event_detail": ("/admin/events/{event_id}", STAFF),
     "records.event_correct": ("/admin/events/{event_id}/correct", {"recorder"}),
@@ -71,6 +76,8 @@ ACTIONS: dict[str, tuple[str, object]] = {
     "rules.version_activate": ("/admin/rules/1/activate", {"admin"}),
     "dueprocess.listing_decide": ("/admin/listings/{listing_id}/decide", {"reviewer"}),
     "dueprocess.listing_waive": ("/admin/listings/{listing_id}/waive", {"recorder", "reviewer"}),
+    "dueprocess.listing_serve": ("/admin/listings/{listing_id}/serve", {"recorder", "reviewer"}),
+    "dueprocess.listing_serve_many": ("/admin/listings/serve", {"recorder", "reviewer"}),
     "dueprocess.petition_decide": ("/admin/petitions/{petition_id}/decide", {"reviewer"}),
 }
 
@@ -166,6 +173,7 @@ def ids(tx) -> dict:
             "listing_id": listing.id,
             "petition_id": petition.id,
             "reference": petition.reference,
+            "publication": "2026-01",
         }
 
 

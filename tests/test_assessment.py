@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from credit.models import FirmAssessment, Listing, RuleSetVersion
-from credit.rules.dates import add_months, add_working_days
+from credit.rules.dates import add_months
 from credit.services.events import approve_event, record_event, revoke_event
 from credit.services.rulesets import ensure_default_ruleset
 from credit.services.users import get_user
@@ -64,7 +64,8 @@ def test_approval_updates_assessment_and_lists_in_the_same_transaction(city, eng
     assert (black.score, black.grade, black.triggers) == (70, "D", "heavy_penalty")
     (proposal,) = listings(engine, city["black"].id)
     assert (proposal.kind, proposal.status) == ("black", "proposed")
-    assert proposal.deadline == add_working_days(proposal.proposed_on, 10)
+    # the objection period runs from service of the notice: nothing to count until it is served
+    assert (proposal.served_on, proposal.deadline) == (None, None)
     assert "从重行政处罚" in proposal.reason
     red = stored(engine, city["red"].id)
     assert (red.score, red.grade, red.red_eligible) == (120, "A", True)
@@ -132,11 +133,16 @@ def test_assess_cli_proposes_dated_as_of(tx, runner, engine):
     result = runner.invoke(args=["credit", "assess", "--as-of", "2026-03-02"])
     assert result.exit_code == 0, result.output
     (entry,) = listings(engine, firm.id)
-    assert (entry.status, entry.proposed_on, entry.deadline) == ("proposed", date(2026, 3, 2), date(2026, 3, 16))
+    assert (entry.status, entry.proposed_on, entry.served_on, entry.deadline) == (
+        "proposed",
+        date(2026, 3, 2),
+        None,
+        None,
+    )
     assert entry.basis["triggers"] == ["repeated_failures"]
 
 
-@pytest.mark.parametrize("bad", ["2026-02-30", "tomorrow", "2026/01/01"])
+@pytest.mark.parametrize("bad", ["2026-02-30", "tomorrow", "2026/01/01", "2026-11-23", "9999-12-31", "0001-01-01"])
 def test_assess_refuses_a_bad_date(runner, bad):
     result = runner.invoke(args=["credit", "assess", "--as-of", bad])
     assert result.exit_code != 0
@@ -167,7 +173,8 @@ def test_check_measures_for_black_listed_and_vetoed_firms(city, tx, runner):
     award = json.loads(
         runner.invoke(args=["credit", "check", city["black"].uscc, "--purpose", "award", "--json"]).output
     )
-    assert [m["code"] for m in award["measures"]] == ["award_veto"]
+    # the veto, and — D is never treated more leniently than C — key supervision
+    assert [m["code"] for m in award["measures"]] == ["award_veto", "key_supervision"]
 
 
 def test_check_unknown_and_malformed_firms(runner):

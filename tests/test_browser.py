@@ -191,6 +191,11 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
 
     reviewer.goto(f"{live_url}/admin/listings")
     reviewer.get_by_role("row").filter(has_text="东莞市全流程测试化工有限公司").get_by_role("link").first.click()
+    expect(reviewer.get_by_text("尚未送达", exact=True)).to_be_visible()
+    reviewer.get_by_label("送达方式").select_option("direct")
+    reviewer.get_by_label("送达凭证(如签收人、邮件单号、公告地址)").fill("法定代表人签收")
+    reviewer.get_by_role("button", name="登记送达").click()
+    expect(reviewer.get_by_text("已登记送达 1 件告知书")).to_be_visible()
     reviewer.get_by_label("放弃陈述申辩的方式和材料").fill("企业书面声明放弃陈述申辩(附件 1)")
     reviewer.get_by_role("button", name="登记企业放弃陈述申辩").click()
     reviewer.get_by_label("列入黑榜").check()

@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from credit import clock
 from credit.models import utcnow
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_suite_runs_on_a_fixed_day():
@@ -61,3 +64,20 @@ def test_dates_after_today_or_before_1990_are_refused(text):
 def test_today_and_1990_are_accepted():
     assert clock.parse_past_date(clock.today().isoformat()) == clock.today()
     assert clock.parse_past_date("1990-01-01") == date(1990, 1, 1)
+
+
+def test_staff_pages_say_when_the_date_is_fixed(app, client, auth):
+    app.testing = False  # the suite's own pages stay quiet; a training copy shows the banner
+    auth.login_as("admin")
+    assert "本系统的日期已固定为 2026-11-22" in client.get("/admin/").get_data(as_text=True)
+    auth.logout()
+    assert "本系统的日期已固定" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_command_on_a_database_never_initialised_says_what_to_do(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "SECRET_KEY": "t"}
+    env["CREDIT_INSTANCE_DIR"] = str(tmp_path)
+    args = [sys.executable, "-m", "flask", "--app", "wsgi", "credit", "calendar", "show", "2026"]
+    result = subprocess.run(args, env=env, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert "请先运行 flask credit init" in result.stderr and "Traceback" not in result.stderr

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from credit import clock
 from credit.models import CreditEvent, Firm, Listing, ListKind, Petition, utcnow
-from credit.rules.dates import add_months, add_working_days
+from credit.rules.dates import add_months
 from credit.services.assessment import reassess_firms
 from credit.services.due_process import (
     REFERENCE_ALPHABET,
@@ -24,6 +24,7 @@ from credit.services.due_process import (
     get_petition,
     open_petitions,
     petitions_for_firm,
+    serve_notice,
     trigger_facts,
     under_objection,
     waive_objection,
@@ -36,7 +37,8 @@ from tests.factories import make_firm, make_user
 
 AUTHORITY = "东莞市市场监督管理局"
 STATEMENT = "处罚决定已被行政复议撤销,请核实更正。"
-PAST = date(2025, 3, 10)  # a Monday: the notice deadline is 2025-03-24
+PAST = date(2025, 3, 10)  # a Monday: a notice served that day has its deadline on 2025-03-24
+NOTICE_DAY = date(2026, 10, 19)  # a Monday: served that day, the objection period ends on 2026-11-02
 
 
 def raw_event(uscc: str, event_type: str, occurred_on: str, doc: str, **extra) -> dict:
@@ -70,11 +72,26 @@ def heavy_penalty(s: Session, firm, doc: str = "东市监罚〔2026〕8号", occ
 
 
 def proposal_today(s: Session, **firm_fields) -> Listing:
-    """A firm with a heavy penalty and the proposal its approval made (dated today)."""
+    """A firm with a heavy penalty and the proposal its approval made (dated today), its notice not served."""
     firm = make_firm(s, **firm_fields)
     heavy_penalty(s, firm)
     listing = open_listing(s, firm.id, ListKind.black)
     assert listing is not None and listing.status == "proposed"
+    return listing
+
+
+def serve(s: Session, listing: Listing, on: date, method: str = "direct") -> Listing:
+    recorder, _ = staff(s)
+    return serve_notice(s, listing, by=recorder, on=on, method=method, note="企业签收")
+
+
+def served_proposal(s: Session, **firm_fields) -> Listing:
+    """A proposal its penalty's approval made on NOTICE_DAY, its notice served the same day: the objection
+    period is over by today (2026-11-22)."""
+    with clock.today_is(NOTICE_DAY):
+        listing = proposal_today(s, **firm_fields)
+        serve(s, listing, NOTICE_DAY)
+    assert listing.deadline == date(2026, 11, 2)
     return listing
 
 
@@ -98,14 +115,14 @@ def effective_event(s: Session, firm, event_type: str, occurred_on: date, doc: s
     return event
 
 
-def proposal_on(s: Session, day: date = PAST, **firm_fields) -> Listing:
+def proposal_on(s: Session, day: date = PAST, *, served: bool = True, **firm_fields) -> Listing:
     """A black-list proposal dated `day` (as `assess --as-of day` makes it) for a firm with a heavy
-    penalty a week earlier."""
+    penalty a week earlier, its notice served the same day (unless `served` is false)."""
     firm = make_firm(s, **firm_fields)
     effective_event(s, firm, "penalty", day - timedelta(days=7), f"罚-{firm.id}", "heavy")
     listing = propose_black(s, firm.id, ("heavy_penalty",), day, active_ruleset(s))
     assert listing is not None
-    return listing
+    return serve(s, listing, day) if served else listing
 
 
 def listed_on(s: Session, day: date = PAST) -> Listing:
@@ -147,9 +164,9 @@ def repair(s: Session, listing: Listing) -> Petition:
 
 
 def test_a_decision_waits_for_the_deadline_then_lists_for_36_months(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     _, reviewer = staff(session)
-    assert listing.deadline == add_working_days(listing.proposed_on, 10)
+    assert (listing.proposed_on, listing.served_on, listing.deadline) == (NOTICE_DAY, NOTICE_DAY, date(2026, 11, 2))
 
     with pytest.raises(DueProcessError, match="届满后方可决定"):
         decide_black(session, listing, reviewer, approve=True, note="", on=listing.deadline)
@@ -165,7 +182,7 @@ def test_a_decision_waits_for_the_deadline_then_lists_for_36_months(session):
 
 
 def test_not_listing_needs_a_reason_and_withdraws_the_proposal(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     _, reviewer = staff(session)
     day = listing.deadline + timedelta(days=3)
     with pytest.raises(DueProcessError, match="须说明理由"):
@@ -176,11 +193,11 @@ def test_not_listing_needs_a_reason_and_withdraws_the_proposal(session):
 
 
 def test_a_waiver_allows_a_decision_at_once(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     recorder, reviewer = staff(session)
     with pytest.raises(DueProcessError, match="放弃的方式"):
         waive_objection(session, listing, recorded_by=recorder, note="")
-    waive_objection(session, listing, recorded_by=recorder, note="企业 11 月 22 日书面声明放弃陈述申辩")
+    waive_objection(session, listing, recorded_by=recorder, note="企业 10 月 19 日书面声明放弃陈述申辩")
     assert listing.waived
     with pytest.raises(DueProcessError, match="已登记放弃"):
         waive_objection(session, listing, recorded_by=reviewer, note="再次")
@@ -190,7 +207,7 @@ def test_a_waiver_allows_a_decision_at_once(session):
 
 
 def test_only_a_reviewer_decides_and_a_checker_cannot_record_a_waiver(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     recorder, _ = staff(session)
     checker = make_user(session, username="chk", role="checker")
     with pytest.raises(DueProcessError, match="不是在职的审核员"):
@@ -203,7 +220,7 @@ def test_only_a_reviewer_decides_and_a_checker_cannot_record_a_waiver(session):
 
 
 def test_an_open_objection_holds_the_decision_until_it_is_decided(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     _, reviewer = staff(session)
     day = listing.deadline + timedelta(days=1)
     petition = objection(session, listing=listing)
@@ -226,7 +243,7 @@ def test_an_open_objection_holds_the_decision_until_it_is_decided(session):
 
 
 def test_an_objection_to_the_triggering_record_also_holds_the_decision(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     _, reviewer = staff(session)
     (facts,) = trigger_facts(session, listing)
     (event,) = facts.events
@@ -238,7 +255,7 @@ def test_an_objection_to_the_triggering_record_also_holds_the_decision(session):
 
 
 def test_an_upheld_objection_to_the_triggering_record_holds_until_the_record_is_revoked(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     _, reviewer = staff(session)
     (facts,) = trigger_facts(session, listing)
     (event,) = facts.events
@@ -281,7 +298,7 @@ def test_an_upheld_objection_removes_a_listed_entry(session):
     day = date(2025, 6, 1)
     decide_petition(session, petition, reviewer, grant=True, reason="据以列入的处罚决定有误", on=day)
     assert (listing.status, listing.ended_on) == ("removed", day)
-    assert f"异议成立({petition.reference})" in listing.end_reason
+    assert listing.end_code == "objection_upheld" and petition.reference in listing.end_reason
 
 
 def test_an_upheld_objection_about_a_record_asks_for_its_correction(session):
@@ -336,7 +353,7 @@ def test_a_bad_petition_is_refused(session, change, message):
 
 
 def test_an_objection_must_name_an_effective_record_or_open_entry_of_that_firm(session):
-    listing = proposal_today(session)
+    listing = served_proposal(session)
     other = make_firm(session)
     recorder, reviewer = staff(session)
     pending = record_event(session, raw_event(other.uscc, "interview", "2026-06-01", "约-1"), recorder=recorder)
@@ -446,7 +463,7 @@ def test_repair_granted_after_12_months_removes_the_entry_early(session):
     )
     assert (petition.status, petition.penalty_performed, petition.rectified) == ("granted", True, True)
     assert (listing.status, listing.ended_on) == ("removed", day)
-    assert listing.end_reason.startswith(f"信用修复({petition.reference})")
+    assert listing.end_code == "repair" and petition.reference in listing.end_reason
     assert listing.listed_until == add_months(listing.listed_from, 36)  # the term it would have had stays on file
     assert "提前移出" in outcome.message
     reassess_firms(session, [listing.firm_id])
@@ -467,11 +484,16 @@ def test_cli_approve_due_lists_only_due_proposals_without_objections(runner, tx,
         held = proposal_on(s, PAST)
         objection(s, listing=held)
         held = held.id
-        fresh = proposal_today(s).id
+        fresh = proposal_today(s).id  # not served
+        unserved = proposal_on(s, PAST, served=False).id  # proposed long ago, notice never served
+        running = serve(s, proposal_on(s, date(2026, 11, 20), served=False), date(2026, 11, 20))
+        assert running.deadline == date(2026, 12, 4)
+        running = running.id
     result = runner.invoke(args=["credit", "listings", "approve-due", "--by", "rev", "--as-of", "2026-11-22"])
     assert result.exit_code == 0, result.output
     assert "1 家企业列入黑榜" in result.output
-    assert [listing_status(engine, i) for i in (due, held, fresh)] == ["listed", "proposed", "proposed"]
+    statuses = [listing_status(engine, i) for i in (due, held, fresh, unserved, running)]
+    assert statuses == ["listed", "proposed", "proposed", "proposed", "proposed"]
     with Session(engine) as s:
         entry = s.get(Listing, due)
         assert (entry.listed_from, entry.listed_until) == (date(2026, 11, 22), date(2029, 11, 22))

@@ -24,6 +24,7 @@ from credit.models import Actor, AuditEntry, Firm
 from credit.models.firm import FIRM_FIELDS
 from credit.services.firms import FIRM_COLUMNS, ImportReport, import_firms
 from credit.services.tabular import RowError
+from tests.conftest import SETUP_ENTITY
 from tests.factories import firm_row
 
 SPEC_HEADER = list(FIRM_FIELDS)  # uscc,name,legal_representative,address,region,industry,scale
@@ -90,7 +91,7 @@ def counts(engine) -> tuple[int, int]:
     with session_scope(engine, Actor.system("test")) as s:
         return (
             s.exec(select(func.count()).select_from(Firm)).one(),
-            s.exec(select(func.count()).select_from(AuditEntry)).one(),
+            s.exec(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity != SETUP_ENTITY)).one(),
         )
 
 
@@ -102,7 +103,7 @@ def register(engine) -> dict[str, dict[str, str]]:
 
 def audit(engine, **filters: Any) -> list[AuditEntry]:
     with session_scope(engine, Actor.system("test")) as s:
-        query = select(AuditEntry).order_by(AuditEntry.id)
+        query = select(AuditEntry).where(AuditEntry.entity != SETUP_ENTITY).order_by(AuditEntry.id)
         for name, value in filters.items():
             query = query.where(getattr(AuditEntry, name) == value)
         return list(s.exec(query))

@@ -14,7 +14,7 @@ from credit.models import Firm, Listing, Petition
 from credit.services.users import get_user
 from tests.conftest import AuthActions, csrf_token, post_form
 from tests.factories import make_user
-from tests.test_due_process import effective_event, objection, proposal_today, staff
+from tests.test_due_process import effective_event, objection, proposal_today, serve, staff
 
 
 def petitions(engine) -> list[Petition]:
@@ -29,11 +29,12 @@ def listing_row(engine, listing_id: int) -> Listing:
 
 @pytest.fixture
 def proposal(tx):
-    """A firm with an effective heavy penalty and the black-list proposal (dated today) it caused."""
+    """A firm with an effective heavy penalty and the black-list proposal (dated today) it caused, its
+    notice served today."""
     with tx() as s:
         staff(s)
         make_user(s, username="rev2", role="reviewer", display_name="赵审核")
-        listing = proposal_today(s, name="东莞市告知测试电器有限公司")
+        listing = serve(s, proposal_today(s, name="东莞市告知测试电器有限公司"), today())
         firm = s.get(Firm, listing.firm_id)
         return {"listing_id": listing.id, "uscc": firm.uscc, "deadline": listing.deadline}
 

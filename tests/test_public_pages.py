@@ -82,6 +82,7 @@ def world(tx):
                 listed_from=day - timedelta(days=500),
                 listed_until=add_months(day, 12),
                 ended_on=day - timedelta(days=1),
+                end_code="repair",
                 end_reason="信用修复",
             )
         )
@@ -93,6 +94,9 @@ def world(tx):
         add_event(s, black, "penalty", day - timedelta(days=20), 6, severity="general", amount=90000, status="revoked")
         add_event(s, red, "award_provincial", day - timedelta(days=300), 7)
         add_event(s, red, "famous_brand", day - timedelta(days=1200), 8, valid_until=day - timedelta(days=1))
+        # a brand title granted 5½ years ago and valid for 6: it counts in the score, so the public sees it
+        add_event(s, red, "famous_brand", add_months(day, -66), 9, valid_until=add_months(day, 6))
+        add_event(s, red, "award_national", add_months(day, -61), 10)  # 60 months: no longer counts
         return {"red": red, "black": black, "gone": gone}
 
 
@@ -140,6 +144,8 @@ def test_firm_page_shows_public_records_within_their_windows(client, world):
 def test_awards_show_while_they_count(client, world):
     html = client.get(f"/firms/{world['red'].uscc}").get_data(as_text=True)
     assert "文-7" in html and "文-8" not in html  # the brand title expired yesterday
+    assert "文-9" in html  # still valid: shown however long ago it was granted (no 60-month cap)
+    assert "文-10" not in html
 
 
 def test_nothing_of_an_early_removed_listing_shows(client, world):
@@ -169,6 +175,7 @@ def test_a_repaired_listing_leaves_past_publications_on_the_public_site(client, 
     from sqlmodel import Session, select
 
     from credit.models import PublicationEntry
+    from credit.rules.listings import EndCode
     from credit.services.listings import end_listing
     from credit.services.publications import publish_period
 
@@ -190,7 +197,7 @@ def test_a_repaired_listing_leaves_past_publications_on_the_public_site(client, 
         publish_period(s, "2025-06", published_by="t", today=date(2025, 7, 1))
     assert "修复后撤下" in client.get("/publications/2025-06").get_data(as_text=True)
     with tx() as s:
-        end_listing(s, s.get(Listing, listing.id), date(2026, 2, 1), "信用修复:已履行处罚并整改")
+        end_listing(s, s.get(Listing, listing.id), date(2026, 2, 1), EndCode.repair, "已履行处罚并整改")
     for path in (
         "/publications/2025-06",
         "/publications/2025-06.csv",

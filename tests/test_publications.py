@@ -53,7 +53,7 @@ def make_listing(session: Session, firm, kind: str, status: str = "listed", **da
         if black
         else {"criteria": ["red_eligible"], "as_of": "2026-05-01", "rule_set_version": 1},
         rule_set_version=1,
-        **{name: D(value) if name != "end_reason" else value for name, value in dates.items()},
+        **{name: D(value) if name not in ("end_reason", "end_code") else value for name, value in dates.items()},
     )
     session.add(listing)
     session.flush()
@@ -92,6 +92,7 @@ def city(tx) -> dict[str, str]:
             listed_from="2026-05-01",
             listed_until="2027-05-01",
             ended_on="2026-11-10",
+            end_code="negative_event",
             end_reason="负面记录生效,移出红榜",
         )
         make_listing(
@@ -112,6 +113,7 @@ def city(tx) -> dict[str, str]:
             listed_from="2025-01-01",
             listed_until="2028-01-01",
             ended_on="2026-10-15",
+            end_code="repair",
             end_reason="信用修复,提前移出",
         )
         # a proposal withdrawn (objection upheld): never listed
@@ -130,6 +132,7 @@ def city(tx) -> dict[str, str]:
             listed_from="2023-10-31",
             listed_until="2026-10-31",
             ended_on="2026-10-31",
+            end_code="expired",
             end_reason="期满移出",
         )
         # its triggering record was revoked after the snapshot: the listing rested on nothing
@@ -141,7 +144,8 @@ def city(tx) -> dict[str, str]:
             listed_from="2026-02-01",
             listed_until="2029-02-01",
             ended_on="2026-11-05",
-            end_reason="据以列入的记录已撤销(事件 #7)",
+            end_code="basis_revoked",
+            end_reason="据以列入的记录已撤销:事件 #7",
         )
         return {name: firm.uscc for name, firm in firms.items()}
 
@@ -599,7 +603,9 @@ def test_api_lists_publications_without_a_key(client, published):
         "red_count",
         "black_count",
         "corrects",
+        "withdrawn",
     }
+    assert items[0]["withdrawn"] is None
     assert (items[1]["red_count"], items[1]["black_count"], items[1]["snapshot_date"]) == (3, 1, "2026-10-31")
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credit.rules.dates import add_months, add_working_days, counts_on, cutoff, window_end
+from credit.rules.dates import add_months, counts_on, cutoff, window_end
 
 D = date.fromisoformat
 
@@ -104,23 +104,3 @@ def test_add_months_keeps_the_day_or_clamps(day: date, months: int):
     result = add_months(day, months)
     assert (result.year * 12 + result.month) - (day.year * 12 + day.month) == months
     assert result.day == day.day or (result.day < day.day and (result + timedelta(days=1)).day == 1)
-
-
-@pytest.mark.parametrize(
-    ("start", "working_days", "holidays", "expected"),
-    [
-        ("2026-03-02", 0, (), "2026-03-02"),  # Monday, nothing to add
-        ("2026-03-02", 1, (), "2026-03-03"),
-        ("2026-03-02", 5, (), "2026-03-09"),  # Monday + 5 = next Monday
-        ("2026-03-02", 10, (), "2026-03-16"),  # the notice period: two weeks
-        ("2026-03-06", 1, (), "2026-03-09"),  # Friday → Monday
-        ("2026-03-07", 1, (), "2026-03-09"),  # Saturday → Monday
-        ("2026-03-08", 1, (), "2026-03-09"),  # Sunday → Monday
-        ("2026-03-06", 1, ("2026-03-09",), "2026-03-10"),  # a holiday Monday is skipped
-        ("2026-09-30", 10, tuple(f"2026-10-0{d}" for d in range(1, 8)), "2026-10-21"),  # 国庆 week off
-        ("2026-12-31", 2, ("2027-01-01",), "2027-01-05"),  # year wrap, New Year's Day, a weekend
-        ("2026-03-02", 3, ("2026-03-07",), "2026-03-05"),  # a holiday on a weekend changes nothing
-    ],
-)
-def test_add_working_days(start: str, working_days: int, holidays: tuple[str, ...], expected: str):
-    assert add_working_days(D(start), working_days, [D(h) for h in holidays]) == D(expected)

@@ -21,7 +21,7 @@ from credit.rules.sql import assessment_query, explain_sql
 from tests.factories import make_firm
 from tests.test_rules_evaluate import HISTORIES, RULES, VARIANT, D
 
-Answer = tuple[int, str, tuple[str, ...], bool]
+Answer = tuple[int, str, tuple[str, ...], bool, tuple[str, ...]]
 _documents = count(1)
 IGNORED_STATUSES = ("pending", "rejected", "revoked")
 
@@ -68,7 +68,7 @@ def facts_of(events: list[CreditEvent]) -> list[EventFact]:
 
 def pure(facts: list[EventFact], as_of: date, rules: RuleSet) -> Answer:
     result = evaluate(facts, as_of, rules)
-    return (result.score, result.grade, result.triggers, result.red_eligible)
+    return (result.score, result.grade, result.triggers, result.red_eligible, result.red_basis)
 
 
 def sql(session, rules: RuleSet, as_of: date) -> dict[int, Answer]:
@@ -80,7 +80,8 @@ def sql(session, rules: RuleSet, as_of: date) -> dict[int, Answer]:
         assert isinstance(row.triggers, str)
         assert isinstance(row.red_eligible, bool)
         triggers = tuple(row.triggers.split(",")) if row.triggers else ()
-        answers[row.firm_id] = (row.score, row.grade, triggers, row.red_eligible)
+        red_basis = tuple(row.red_basis.split(",")) if row.red_basis else ()
+        answers[row.firm_id] = (row.score, row.grade, triggers, row.red_eligible, red_basis)
     return answers
 
 
@@ -108,7 +109,8 @@ def test_histories_give_the_expected_answer_in_sql(session, history_firms):
             expected = pure(facts_of(events), as_of, RULES)
             assert answers[firm_id] == expected, (history.name, as_of)
             if D(history.as_of) == as_of:
-                assert expected == (history.score, history.grade, history.triggers, history.red), history.name
+                assert expected[:4] == (history.score, history.grade, history.triggers, history.red), history.name
+                assert bool(expected[4]) == history.red, history.name
 
 
 def test_histories_under_a_changed_rule_set(session, history_firms):
@@ -125,7 +127,7 @@ def test_a_firm_with_no_effective_events(session):
     add_ignored_events(session, only_ignored, D("2026-01-01"))
     session.flush()
     answers = sql(session, RULES, D("2026-10-31"))
-    assert answers[empty] == answers[only_ignored] == (RULES.base_score, "B", (), False)
+    assert answers[empty] == answers[only_ignored] == (RULES.base_score, "B", (), False, ())
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

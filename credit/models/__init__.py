@@ -4,11 +4,12 @@ from credit.models.apikey import ApiKey, Department
 from credit.models.assessment import FirmAssessment, Listing, ListingStatus, ListKind
 from credit.models.audit import Actor, AuditEntry
 from credit.models.base import utcnow
+from credit.models.calendar import CalendarYear
 from credit.models.check import ApiRate, CreditCheck
 from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
-from credit.models.publication import Publication, PublicationEntry
+from credit.models.publication import Publication, PublicationEntry, PublicationWithdrawal
 from credit.models.ruleset import RuleSetVersion
 from credit.models.user import Role, User
 
@@ -17,6 +18,7 @@ __all__ = [
     "ApiKey",
     "ApiRate",
     "AuditEntry",
+    "CalendarYear",
     "CreditCheck",
     "CreditEvent",
     "Department",
@@ -33,6 +35,7 @@ __all__ = [
     "PetitionStatus",
     "Publication",
     "PublicationEntry",
+    "PublicationWithdrawal",
     "Role",
     "RuleSetVersion",
     "User",

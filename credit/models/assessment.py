@@ -23,6 +23,7 @@ class FirmAssessment(SQLModel, table=True):
     grade: str = Field(max_length=1, index=True)
     triggers: str = Field(default="", max_length=400)  # trigger codes, comma-separated
     red_eligible: bool = False
+    red_basis: str = Field(default="", max_length=40)  # red criteria met, comma-separated: honour, passes
     rule_set_version: int
     computed_at: datetime = Field(default_factory=utcnow)
 
@@ -66,7 +67,15 @@ class Listing(SQLModel, table=True):
     # triggering event newer than every entry's, so an early removal (repair, upheld objection) sticks.
     covers_event_id: int | None = None
     proposed_on: date | None = None
-    deadline: date | None = None  # the notice's objection deadline (black)
+    # Service of the notice (送达, black): how and when it reached the firm, recorded by whom. The objection
+    # deadline runs from `served_on` in official working days; it stays empty until the notice is served,
+    # or while a year it runs into has no working-day calendar (credit.rules.listings.objection_deadline).
+    served_on: date | None = None
+    notice_sent_on: date | None = None  # the day it was handed over, posted, sent or publicly announced
+    service_method: str = Field(default="", max_length=20)  # credit.rules.listings.ServiceMethod
+    served_by_id: int | None = Field(default=None, foreign_key="users.id")
+    service_note: str = Field(default="", max_length=500)
+    deadline: date | None = None  # the last day of the objection period (black)
     waived: bool = False
     listed_from: date | None = None
     listed_until: date | None = None  # the first day it is no longer in force
@@ -74,5 +83,6 @@ class Listing(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="users.id")
     decision_note: str = Field(default="", max_length=1000)
     ended_on: date | None = None
-    end_reason: str = Field(default="", max_length=1000)
+    end_code: str | None = Field(default=None, max_length=30)  # credit.rules.listings.EndCode: logic reads this
+    end_reason: str = Field(default="", max_length=1000)  # for people
     created_at: datetime = Field(default_factory=utcnow)

@@ -46,3 +46,17 @@ class PublicationEntry(SQLModel, table=True):
     basis: str = Field(max_length=4000)
     listed_from: date
     listed_until: date | None = None
+
+
+class PublicationWithdrawal(SQLModel, table=True):
+    """A publication withdrawn (撤回) because it was made in error: a record of its own, so the publication
+    itself stays exactly as published. At most one per publication; the database refuses changes."""
+
+    __tablename__ = "publication_withdrawal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", unique=True)
+    reason: str = Field(max_length=1000)
+    withdrawn_on: date
+    withdrawn_at: datetime = Field(default_factory=utcnow)
+    withdrawn_by: str = Field(max_length=120)

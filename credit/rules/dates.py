@@ -1,9 +1,8 @@
-"""Calendar arithmetic of the rules: month windows and working-day deadlines."""
+"""Calendar arithmetic of the rules: month windows. (Working-day periods: credit.rules.calendar.)"""
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
 from datetime import date, timedelta
 
 
@@ -34,15 +33,3 @@ def cutoff(as_of: date, months: int) -> date:
     while window_end(day, months) > as_of:
         day -= timedelta(days=1)
     return day
-
-
-def add_working_days(start: date, days: int, holidays: Iterable[date] = ()) -> date:
-    """`days` working days after `start` (weekends and the given holidays do not count)."""
-    off = set(holidays)
-    current = start
-    left = days
-    while left > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5 and current not in off:
-            left -= 1
-    return current

@@ -50,6 +50,7 @@ class Assessment:
     negative_points: int
     capped: dict[str, int]  # type -> points removed by its cap (and "positive_cap")
     rule_set_version: int
+    red_basis: tuple[str, ...] = ()  # the red criteria met: "honour" (an honour counts), "passes"
 
     @property
     def black_triggered(self) -> bool:
@@ -157,14 +158,18 @@ def evaluate(facts: list[EventFact], as_of: date, rules: RuleSet) -> Assessment:
         criteria.append(f"存在黑名单情形 → {grade} 级")
 
     red = rules.red
-    red_eligible = False
+    red_basis: list[str] = []
     if grade == red.grade and not negative_in(red.no_negative_months):
         honours = [c for c in counted if c.event_type in red.honours]
         passes = sum(1 for f in known if f.event_type == red.passes_type and f.occurred_on > cuts[red.passes_months])
-        if honours or passes >= red.passes_min:
-            red_eligible = True
+        if honours:
+            red_basis.append("honour")
+        if passes >= red.passes_min:
+            red_basis.append("passes")
+        if red_basis:
             reason = "有有效的质量奖或名牌产品" if honours else f"{red.passes_months} 个月内监督抽查合格 {passes} 次"
             criteria.append(f"符合红榜条件:{red.grade} 级,{red.no_negative_months} 个月内无失信记录,{reason}")
+    red_eligible = bool(red_basis)
 
     counted.sort(key=lambda c: (c.occurred_on, c.event_id))
     return Assessment(
@@ -179,4 +184,5 @@ def evaluate(facts: list[EventFact], as_of: date, rules: RuleSet) -> Assessment:
         negative_points=negative,
         capped=capped,
         rule_set_version=rules.version,
+        red_basis=tuple(red_basis),
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -76,10 +75,10 @@ class RedCriteria:
 
 @dataclass(frozen=True)
 class BlackListing:
-    objection_working_days: int
+    objection_working_days: int  # official working days after service of the notice (credit.rules.calendar)
     list_months: int
     repair_min_months: int
-    holidays: tuple[date, ...]
+    public_notice_days: int = 30  # 公告送达: served this many days after the public notice
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,7 @@ class PublicRules:
     penalty_small_below: int
     spot_check_fail_months: int
     publish_grades: bool
+    shown_while_counting: tuple[str, ...] = ()  # honours shown on the public page while they count
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,10 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
         objection_working_days=_int(black_doc, "objection_working_days", "black_listing", minimum=0),
         list_months=_int(black_doc, "list_months", "black_listing", minimum=1),
         repair_min_months=_int(black_doc, "repair_min_months", "black_listing", minimum=0),
-        holidays=tuple(date.fromisoformat(str(d)) for d in black_doc.get("holidays") or ()),
+        # Versions saved before the official calendar carried `holidays` here; the calendar replaced it.
+        public_notice_days=_int(black_doc, "public_notice_days", "black_listing", minimum=0)
+        if "public_notice_days" in black_doc
+        else 30,
     )
     red_doc = document.get("red") or {}
     red = RedCriteria(
@@ -286,6 +289,10 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
         penalty_small_below=_int(public_doc, "penalty_small_below", "public", minimum=0),
         spot_check_fail_months=_int(public_doc, "spot_check_fail_months", "public", minimum=0),
         publish_grades=bool(public_doc.get("publish_grades", False)),
+        # Versions saved before this setting showed the four honours of the default rule set.
+        shown_while_counting=_types(public_doc["shown_while_counting"], "public.shown_while_counting")
+        if "shown_while_counting" in public_doc
+        else ("award_national", "award_provincial", "award_municipal", "famous_brand"),
     )
     supervision = document.get("supervision") or {}
     if set(supervision) != {"A", "B", "C", "D"} or not all(

@@ -392,11 +392,26 @@ def _red_eligible(graded, params: _Params, rules: RuleSet) -> ColumnElement[bool
     return case((cond, true()), else_=false())
 
 
+def _red_basis(graded, params: _Params, rules: RuleSet) -> ColumnElement[str]:
+    """The red criteria met, as evaluate's `red_basis` joined by commas: 'honour', 'passes', both, or ''."""
+    red = rules.red
+    base = and_(graded.c.grade == red.grade, _no_negative_within(graded, params, red.no_negative_months))
+    honour = graded.c.honour > 0
+    passes = graded.c.passes >= red.passes_min
+    return case(
+        (and_(base, honour, passes), literal("honour,passes", String)),
+        (and_(base, honour), literal("honour", String)),
+        (and_(base, passes), literal("passes", String)),
+        else_=literal("", String),
+    )
+
+
 def assessment_query(rules: RuleSet, as_of: date) -> Select:
-    """One row per firm: (firm_id, score, grade, triggers, red_eligible) as of `as_of` under `rules`.
+    """One row per firm: (firm_id, score, grade, triggers, red_eligible, red_basis) as of `as_of` under `rules`.
 
     Invariant: every row equals `evaluate(<that firm's effective events>, as_of, rules)` in score, grade,
-    ','.join(triggers) and red_eligible (a real boolean: TRUE/FALSE on PostgreSQL, 1/0 on SQLite)."""
+    ','.join(triggers), red_eligible (a real boolean: TRUE/FALSE on PostgreSQL, 1/0 on SQLite) and
+    ','.join(red_basis)."""
     params = _Params.build(rules, as_of)
     totals = _firm_totals(rules, params)
     graded = select(
@@ -414,6 +429,7 @@ def assessment_query(rules: RuleSet, as_of: date) -> Select:
         graded.c.grade,
         graded.c.triggers,
         _red_eligible(graded, params, rules).label("red_eligible"),
+        _red_basis(graded, params, rules).label("red_basis"),
     )
 
 

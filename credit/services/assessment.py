@@ -12,22 +12,23 @@ from sqlalchemy import delete, insert, literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
-from credit.clock import today
+from credit.clock import check_not_future, today
 from credit.models import CreditEvent, EventStatus, Firm, FirmAssessment, Listing, ListingStatus, ListKind, utcnow
 from credit.models.audit import audit_row, write_audit
-from credit.rules.dates import add_months, add_working_days
+from credit.rules.dates import add_months
 from credit.rules.evaluate import Assessment, EventFact, evaluate
-from credit.rules.ruleset import RuleSet
-from credit.rules.sql import assessment_query
-from credit.services.listings import (
+from credit.rules.listings import (
     black_basis,
+    proposal_due_sql,
+    red_basis,
     red_reason,
-    remove_red_for_negative,
-    review_black_after_revocation,
-    sync_listings,
+    red_renewal_sql,
     trigger_reason,
     trigger_types,
 )
+from credit.rules.ruleset import RuleSet
+from credit.rules.sql import assessment_query
+from credit.services.listings import remove_red_for_negative, review_after_revocation, sync_listings
 from credit.services.rulesets import active_ruleset
 
 CHUNK = 1000
@@ -74,6 +75,7 @@ def store_assessment(session: Session, firm_id: int, result: Assessment) -> None
         "grade": result.grade,
         "triggers": ",".join(result.triggers),
         "red_eligible": result.red_eligible,
+        "red_basis": ",".join(result.red_basis),
         "rule_set_version": result.rule_set_version,
         "computed_at": utcnow(),
     }
@@ -89,7 +91,7 @@ def reassess_firms(session: Session, firm_ids: Iterable[int], *, as_of: date | N
     """Re-assess these firms now, store the results and bring their list entries in line, in the
     caller's transaction (SPEC §5: recording one event updates the firm's assessment and listings)."""
     rules = active_ruleset(session)
-    day = as_of or today()
+    day = check_not_future(as_of or today(), field="评价日")
     facts = firm_facts(session, firm_ids)
     results = {}
     for firm_id in sorted(set(firm_ids)):
@@ -125,8 +127,32 @@ def after_events_change(session: Session, events: list[CreditEvent]) -> None:
         remove_red_for_negative(session, firm_id, day, event_id)
     for event in events:
         if event.status == EventStatus.revoked:
-            review_black_after_revocation(session, event.firm_id, facts.get(event.firm_id, []), rules, day, event.id)  # type: ignore[arg-type]
+            review_after_revocation(session, event.firm_id, facts.get(event.firm_id, []), rules, day, event.id)  # type: ignore[arg-type]
     reassess_firms(session, {e.firm_id for e in events}, as_of=day)
+
+
+def _rows(result) -> int:
+    """Rows a set-based statement wrote (0 when the driver cannot tell, never a negative count)."""
+    return max(result.rowcount or 0, 0)
+
+
+def _insert_listings(session: Session, rules: RuleSet, values: dict, *where) -> int:
+    """INSERT … SELECT one listing per assessed firm matching `where`, with `values` (SQL expressions per
+    column) and the columns every new listing shares; returns how many were written."""
+    table = Listing.__table__  # type: ignore[attr-defined]
+    columns = {
+        "firm_id": FirmAssessment.firm_id,
+        "rule_set_version": literal(rules.version),
+        "service_method": literal(""),
+        "service_note": literal(""),
+        "waived": literal(False),
+        "decision_note": literal(""),
+        "end_reason": literal(""),
+        "created_at": literal(utcnow(), table.c.created_at.type),
+        **values,
+    }
+    result = session.execute(insert(Listing).from_select(list(columns), sa_select(*columns.values()).where(*where)))
+    return _rows(result)
 
 
 @dataclass
@@ -146,7 +172,9 @@ def assess_all(
     session: Session, *, as_of: date, rules: RuleSet | None = None, progress: Callable[[str], None] | None = None
 ) -> AssessRun:
     """Assess every firm in a few set-based statements inside the database, then propose black listings
-    and list or renew red ones for the firms that qualify. A proposal made here is dated `as_of`."""
+    and list or renew red ones for the firms that qualify, by the same rules as `sync_listings`
+    (credit.rules.listings). A proposal made here is dated `as_of`; its notice is then served."""
+    check_not_future(as_of, field="评价日")
     rules = rules or active_ruleset(session)
     run = AssessRun(as_of=as_of, rule_set_version=rules.version)
     step = progress or (lambda _message: None)
@@ -156,7 +184,17 @@ def assess_all(
     session.execute(delete(FirmAssessment))
     session.execute(
         insert(FirmAssessment).from_select(
-            ["firm_id", "as_of", "score", "grade", "triggers", "red_eligible", "rule_set_version", "computed_at"],
+            [
+                "firm_id",
+                "as_of",
+                "score",
+                "grade",
+                "triggers",
+                "red_eligible",
+                "red_basis",
+                "rule_set_version",
+                "computed_at",
+            ],
             sa_select(
                 query.c.firm_id,
                 literal(as_of),
@@ -164,6 +202,7 @@ def assess_all(
                 query.c.grade,
                 query.c.triggers,
                 query.c.red_eligible,
+                query.c.red_basis,
                 literal(rules.version),
                 literal(utcnow(), FirmAssessment.__table__.c.computed_at.type),
             ),
@@ -192,98 +231,54 @@ def assess_all(
         .where(listing.c.firm_id == FirmAssessment.firm_id, listing.c.kind == "black")
         .scalar_subquery()
     )
-    open_black = select(Listing.firm_id).where(
-        Listing.kind == ListKind.black, col(Listing.status).in_(["proposed", "listed"])
+    open_black = FirmAssessment.firm_id.in_(  # type: ignore[union-attr]
+        select(Listing.firm_id).where(Listing.kind == ListKind.black, col(Listing.status).in_(["proposed", "listed"]))
     )
-    eligible = (FirmAssessment.triggers != "", col(FirmAssessment.firm_id).not_in(open_black), newest > covered)
-    combos = session.exec(select(FirmAssessment.triggers).where(*eligible).distinct()).all()
-    deadline = add_working_days(as_of, rules.black.objection_working_days, rules.black.holidays)
+    due = proposal_due_sql(
+        triggers=FirmAssessment.triggers,  # type: ignore[arg-type]
+        open_black=open_black,
+        newest=newest,
+        covered=covered,
+    )
+    combos = session.exec(select(FirmAssessment.triggers).where(due).distinct()).all()
     for combo in combos:
         codes = combo.split(",")
-        result = session.execute(
-            insert(Listing).from_select(
-                [
-                    "firm_id",
-                    "kind",
-                    "status",
-                    "reason",
-                    "basis",
-                    "rule_set_version",
-                    "proposed_on",
-                    "deadline",
-                    "waived",
-                    "decision_note",
-                    "end_reason",
-                    "created_at",
-                    "covers_event_id",
-                ],
-                sa_select(
-                    FirmAssessment.firm_id,
-                    literal("black"),
-                    literal("proposed"),
-                    literal(trigger_reason(rules, codes)),
-                    literal(black_basis(rules, codes, as_of), listing.c.basis.type),
-                    literal(rules.version),
-                    literal(as_of),
-                    literal(deadline),
-                    literal(False),
-                    literal(""),
-                    literal(""),
-                    literal(utcnow(), listing.c.created_at.type),
-                    newest,
-                ).where(FirmAssessment.triggers == combo, *eligible[1:]),
-            )
-        )
-        run.black_proposed += result.rowcount or 0
+        values = {
+            "kind": literal("black"),
+            "status": literal("proposed"),
+            "reason": literal(trigger_reason(rules, codes)),
+            "basis": literal(black_basis(rules, codes, as_of), listing.c.basis.type),
+            "proposed_on": literal(as_of),
+            "covers_event_id": newest,
+        }
+        run.black_proposed += _insert_listings(session, rules, values, FirmAssessment.triggers == combo, due)
 
     step("红榜")
     until = add_months(as_of, rules.red.list_months)
-    open_red = select(Listing.firm_id).where(Listing.kind == ListKind.red, Listing.status == ListingStatus.listed)
+    eligible = select(FirmAssessment.firm_id).where(col(FirmAssessment.red_eligible).is_(True))
     renewed = session.execute(
         Listing.__table__.update()
         .where(
             listing.c.kind == "red",
             listing.c.status == "listed",
-            listing.c.listed_until < until,
-            listing.c.firm_id.in_(select(FirmAssessment.firm_id).where(col(FirmAssessment.red_eligible).is_(True))),
+            red_renewal_sql(listing.c.listed_until, until),
+            listing.c.firm_id.in_(eligible),
         )
         .values(listed_until=until)
     )
-    run.red_renewed = renewed.rowcount or 0
-    basis = {"as_of": as_of.isoformat(), "rule_set_version": rules.version, "criteria": ["red_eligible"]}
-    added = session.execute(
-        insert(Listing).from_select(
-            [
-                "firm_id",
-                "kind",
-                "status",
-                "reason",
-                "basis",
-                "rule_set_version",
-                "listed_from",
-                "listed_until",
-                "waived",
-                "decision_note",
-                "end_reason",
-                "created_at",
-            ],
-            sa_select(
-                FirmAssessment.firm_id,
-                literal("red"),
-                literal("listed"),
-                literal(red_reason(rules)),
-                literal(basis, listing.c.basis.type),
-                literal(rules.version),
-                literal(as_of),
-                literal(until),
-                literal(False),
-                literal(""),
-                literal(""),
-                literal(utcnow(), listing.c.created_at.type),
-            ).where(col(FirmAssessment.red_eligible).is_(True), col(FirmAssessment.firm_id).not_in(open_red)),
-        )
-    )
-    run.red_listed = added.rowcount or 0
+    run.red_renewed = _rows(renewed)
+    open_red = select(Listing.firm_id).where(Listing.kind == ListKind.red, Listing.status == ListingStatus.listed)
+    new_red = (col(FirmAssessment.red_eligible).is_(True), col(FirmAssessment.firm_id).not_in(open_red))
+    for codes in session.exec(select(FirmAssessment.red_basis).where(*new_red).distinct()).all():
+        values = {
+            "kind": literal("red"),
+            "status": literal("listed"),
+            "reason": literal(red_reason(rules)),
+            "basis": literal(red_basis(codes.split(","), as_of, rules), listing.c.basis.type),
+            "listed_from": literal(as_of),
+            "listed_until": literal(until),
+        }
+        run.red_listed += _insert_listings(session, rules, values, FirmAssessment.red_basis == codes, *new_red)
     # Set-based writes bypass the ORM hooks: the run is audited as one act with its counts.
     write_audit(
         session,

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
-from credit.clock import today
+from credit.clock import FutureDate, check_not_future, today
 from credit.models import Firm, Listing
 from credit.rules.evaluate import Assessment, EventFact, evaluate, negative_within
 from credit.rules.measures import FirmStatus, measures_for
@@ -78,7 +78,10 @@ def check_firm(session: Session, firm: Firm, *, purpose: str, as_of: date | None
     """Answer one check: evaluated live, so a change to the file shows at once."""
     if purpose not in PURPOSES:
         raise CheckError(f"用途须为 {', '.join(PURPOSES)} 之一")
-    day = as_of or today()
+    try:
+        day = check_not_future(as_of or today(), field="核查日")
+    except FutureDate as exc:
+        raise CheckError(str(exc)) from None
     rules = active_ruleset(session)
     facts = firm_facts(session, [firm.id]).get(firm.id, [])  # type: ignore[list-item]
     result = evaluate(facts, day, rules)

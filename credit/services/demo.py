@@ -16,7 +16,8 @@ from credit.demo_data import generate_events, generate_firms
 from credit.models import CreditEvent, EventStatus, Firm, FirmCreate, Role, User, utcnow
 from credit.models.audit import audit_row, write_audit
 from credit.services.assessment import assess_all
-from credit.services.due_process import approve_due
+from credit.services.calendar import load_package_calendar
+from credit.services.due_process import approve_due, serve_notices, unserved_proposals
 from credit.services.publications import last_ended_period, publish_period
 from credit.services.rulesets import ensure_default_ruleset
 from credit.services.users import create_user, get_user
@@ -76,6 +77,7 @@ def seed_demo(
     Idempotent: the same seed yields the same firms; firms that exist keep their files as they are."""
     report = DemoReport()
     ensure_default_ruleset(session)
+    load_package_calendar(session)
     for role in Role:
         if get_user(session, role.value) is None:
             password = secrets.token_urlsafe(12) + "9"
@@ -140,16 +142,22 @@ def seed_demo(
             )
         ],
     )
-    _play_the_last_months(session, reviewer)  # type: ignore[arg-type]
+    _play_the_last_months(session, recorder, reviewer)  # type: ignore[arg-type]
     return report
 
 
-def _play_the_last_months(session: Session, reviewer: User) -> None:
+def _play_the_last_months(session: Session, recorder: User, reviewer: User) -> None:
     """Let the city's recent past happen, so that every page has something to show: an assessment two
-    months ago proposes black listings, their objection period runs out and a reviewer lists them, last
-    month is published, and today's assessment brings grades and red listings up to date."""
+    months ago proposes black listings, their notices are served the same day, the objection period (10
+    official working days) runs out and a reviewer lists them a month later, last month is published, and
+    today's assessment brings grades and red listings up to date. Where that past runs into a year without
+    a working-day calendar the deadlines stay open, as they would for the bureau (fail closed)."""
     day = today()
-    assess_all(session, as_of=day - timedelta(days=60))
-    approve_due(session, reviewer, on=day - timedelta(days=40))
+    proposed = day - timedelta(days=60)
+    assess_all(session, as_of=proposed)
+    serve_notices(
+        session, unserved_proposals(session), by=recorder, on=proposed, method="direct", note="演示:直接送达,企业签收"
+    )
+    approve_due(session, reviewer, on=day - timedelta(days=30))
     publish_period(session, last_ended_period(day, "monthly"), published_by="system:demo", today=day)
     assess_all(session, as_of=day)

@@ -14,7 +14,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from credit import clock
-from credit.clock import BUREAU_TZ
+from credit.clock import BUREAU_TZ, FutureDate, check_not_future
 from credit.models import (
     CreditEvent,
     EventStatus,
@@ -30,10 +30,23 @@ from credit.models import (
 )
 from credit.rules.dates import add_months, cutoff
 from credit.rules.evaluate import evaluate
+from credit.rules.listings import (
+    SERVICE_LABELS,
+    EndCode,
+    RepairCondition,
+    ServiceMethod,
+    decidable_sql,
+    decision_refusal,
+    deemed_served_on,
+    missing_calendar_year,
+    objection_deadline,
+)
+from credit.rules.listings import repair_conditions as repair_rule
 from credit.rules.ruleset import RuleSet, Trigger
 from credit.services.assessment import firm_facts
 from credit.services.audit import record_action
-from credit.services.listings import end_listing
+from credit.services.calendar import working_calendar
+from credit.services.listings import basis_on, end_listing
 from credit.services.rulesets import active_ruleset, get_version, ruleset_of
 
 # A reference the applicant can read out on the phone: no 0/O, 1/I/L.
@@ -78,10 +91,7 @@ def black_basis_text(rules: RuleSet) -> str:
 
 def basis_date(listing: Listing) -> date:
     """The date the entry's triggers were assessed on."""
-    raw = (listing.basis or {}).get("as_of")
-    if raw:
-        return date.fromisoformat(str(raw))
-    return listing.proposed_on or listing.listed_from or listing.created_at.date()
+    return basis_on(listing)
 
 
 @dataclass(frozen=True)
@@ -174,17 +184,35 @@ def _refuse_while_held(session: Session, listing: Listing) -> None:
 # --- black-list decisions -------------------------------------------------------------------------------
 
 
+def _decision_date(on: date) -> date:
+    try:
+        return check_not_future(on, field="决定日期")
+    except FutureDate as exc:
+        raise DueProcessError(str(exc), field="on") from None
+
+
+def refusal_to_decide(listing: Listing, on: date):
+    """Why a black proposal cannot be decided on `on` (credit.rules.listings.decision_refusal), or None."""
+    return decision_refusal(
+        kind=listing.kind,
+        status=listing.status,
+        proposed_on=listing.proposed_on,
+        served_on=listing.served_on,
+        deadline=listing.deadline,
+        waived=listing.waived,
+        on=on,
+    )
+
+
 def decide_black(session: Session, listing: Listing, reviewer: User, *, approve: bool, note: str, on: date) -> Listing:
     """A reviewer decides a proposed black entry: listed from `on` for the rule set's term, or not listed
-    (withdrawn). Only after the notice deadline unless the firm waived it, never while an objection is
-    open; a refusal to list needs a reason."""
+    (withdrawn). Only once the notice was served and its objection period is over, unless the firm
+    waived it; never while an objection is open; a refusal to list needs a reason."""
     _require_reviewer(reviewer)
-    if listing.kind != ListKind.black or listing.status != ListingStatus.proposed:
-        raise DueProcessError(f"条目 #{listing.id} 不是拟列入(告知中)的黑榜条目,不能决定")
-    if listing.proposed_on is not None and on < listing.proposed_on:
-        raise DueProcessError(f"决定日期 {on} 早于告知日期 {listing.proposed_on}")
-    if not listing.waived and listing.deadline is not None and on <= listing.deadline:
-        raise DueProcessError(f"告知期至 {listing.deadline} 届满,届满后方可决定(企业书面放弃陈述申辩的除外)")
+    _decision_date(on)
+    refusal = refusal_to_decide(listing, on)
+    if refusal is not None:
+        raise DueProcessError(f"条目 #{listing.id}:{refusal.message}")
     _refuse_while_held(session, listing)
     note = " ".join(note.split())[:1000]
     listing.decided_on = on
@@ -202,8 +230,72 @@ def decide_black(session: Session, listing: Listing, reviewer: User, *, approve:
         if not note:
             raise DueProcessError("决定不予列入须说明理由", field="note")
         listing.decision_note = note
-        end_listing(session, listing, on, f"审核决定不予列入:{note}")
+        end_listing(session, listing, on, EndCode.not_listed, note)
     return listing
+
+
+# --- service of notices (送达) ------------------------------------------------------------------------------
+
+SERVICE_METHODS = tuple(m.value for m in ServiceMethod)
+
+
+def _require_staff(user: User, what: str) -> None:
+    if not user.has_role("recorder", "reviewer") or not user.is_active:
+        raise DueProcessError(f"{user.username} 不是在职的录入员或审核员,不能{what}")
+
+
+def serve_notice(session: Session, listing: Listing, *, by: User, on: date, method: str, note: str = "") -> Listing:
+    """Record that a proposal's notice (告知书) reached the firm: how, on which day (for 公告送达 the day of
+    the announcement; it counts as served the rule set's number of days later) and by whom. The objection
+    deadline is then the rule set's number of official working days after service — or none, while a
+    year it runs into has no calendar (fail closed)."""
+    _require_staff(by, "登记送达")
+    if method not in SERVICE_METHODS:
+        raise DueProcessError(f"送达方式须为 {'、'.join(SERVICE_LABELS.values())} 之一", field="method")
+    try:
+        check_not_future(on, field="送达日期")
+    except FutureDate as exc:
+        raise DueProcessError(str(exc), field="on") from None
+    if listing.kind != ListKind.black or listing.status != ListingStatus.proposed:
+        raise DueProcessError(f"条目 #{listing.id} 不是拟列入(告知中)的黑榜条目,无需送达")
+    if listing.served_on is not None:
+        raise DueProcessError(f"条目 #{listing.id} 的告知书已于 {listing.served_on} 送达,不能重复登记")
+    if listing.proposed_on is not None and on < listing.proposed_on:
+        raise DueProcessError(f"送达日期 {on} 早于拟列入日期 {listing.proposed_on}", field="on")
+    rules = rules_of(session, listing)
+    listing.notice_sent_on = on
+    listing.served_on = deemed_served_on(method, on, rules)
+    listing.service_method = method
+    listing.served_by_id = by.id
+    listing.service_note = " ".join(str(note or "").split())[:500]
+    listing.deadline = objection_deadline(listing.served_on, rules, working_calendar(session))
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def serve_notices(
+    session: Session, listings: list[Listing], *, by: User, on: date, method: str, note: str = ""
+) -> list[Listing]:
+    """Serve several notices at once, all or nothing: the first one that cannot be served stops the lot."""
+    return [serve_notice(session, listing, by=by, on=on, method=method, note=note) for listing in listings]
+
+
+def unserved_proposals(session: Session, *, on: date | None = None) -> list[Listing]:
+    """Proposals whose notice is not served yet (proposed by `on`, when given), oldest first."""
+    query = select(Listing).where(
+        Listing.kind == ListKind.black, Listing.status == ListingStatus.proposed, col(Listing.served_on).is_(None)
+    )
+    if on is not None:
+        query = query.where(col(Listing.proposed_on) <= on)
+    return list(session.exec(query.order_by(col(Listing.proposed_on), col(Listing.id))))
+
+
+def deadline_blocked_by(session: Session, listing: Listing) -> int | None:
+    """The year whose missing calendar keeps a served proposal's deadline from being computed."""
+    if listing.served_on is None or listing.deadline is not None:
+        return None
+    return missing_calendar_year(listing.served_on, rules_of(session, listing), working_calendar(session))
 
 
 def waive_objection(session: Session, listing: Listing, *, recorded_by: User, note: str) -> Listing:
@@ -215,6 +307,8 @@ def waive_objection(session: Session, listing: Listing, *, recorded_by: User, no
         raise DueProcessError(f"条目 #{listing.id} 不是拟列入(告知中)的黑榜条目")
     if listing.waived:
         raise DueProcessError(f"条目 #{listing.id} 已登记放弃陈述申辩")
+    if listing.served_on is None:
+        raise DueProcessError(f"条目 #{listing.id} 的告知书尚未送达:企业须先收到告知,才能放弃陈述申辩")
     note = " ".join(note.split())
     if not note:
         raise DueProcessError("须写明企业放弃的方式和材料(如书面声明及日期)", field="note")
@@ -228,25 +322,20 @@ def waive_objection(session: Session, listing: Listing, *, recorded_by: User, no
 
 
 def due_proposals(session: Session, *, on: date) -> list[Listing]:
-    """Proposed black entries whose notice deadline passed by `on`, oldest first."""
+    """Served proposals whose objection period is over by `on` (credit.rules.listings.decidable_sql),
+    oldest deadline first."""
+    listing = Listing.__table__  # type: ignore[attr-defined]
     return list(
-        session.exec(
-            select(Listing)
-            .where(
-                Listing.kind == ListKind.black,
-                Listing.status == ListingStatus.proposed,
-                col(Listing.deadline).is_not(None),
-                col(Listing.deadline) < on,
-            )
-            .order_by(col(Listing.deadline), col(Listing.id))
-        )
+        session.exec(select(Listing).where(decidable_sql(listing, on)).order_by(col(Listing.deadline), col(Listing.id)))
     )
 
 
 def approve_due(session: Session, reviewer: User, *, on: date) -> list[Listing]:
-    """List every proposal whose deadline passed with no objection holding it (see holding_objections),
-    as decided by `reviewer` on `on`; the others wait. Idempotent: a second run finds nothing more to decide."""
+    """List every served proposal whose objection period is over with no objection holding it (see
+    holding_objections), as decided by `reviewer` on `on`; the others wait — unserved ones, ones whose
+    deadline cannot be computed, ones still in their period. Idempotent: a second run decides nothing more."""
     _require_reviewer(reviewer)
+    _decision_date(on)
     decided = []
     for listing in due_proposals(session, on=on):
         if holding_objections(session, listing):
@@ -388,15 +477,6 @@ def file_petition(
     return petition
 
 
-@dataclass(frozen=True)
-class RepairCondition:
-    """One condition of credit repair (SPEC §2) and whether it holds."""
-
-    label: str
-    met: bool
-    detail: str = ""
-
-
 def heavy_penalties_since(session: Session, firm_id: int, since: date, on: date) -> list[CreditEvent]:
     """Effective heavy penalties of the firm that occurred after `since`, up to `on`."""
     return list(
@@ -416,33 +496,23 @@ def heavy_penalties_since(session: Session, firm_id: int, since: date, on: date)
 def repair_conditions(
     session: Session, listing: Listing, *, on: date, penalty_performed: bool, rectified: bool
 ) -> list[RepairCondition]:
-    """The conditions of credit repair for an entry on `on`: listed at least the rule set's minimum,
-    penalty performed, rectified, no new heavy penalty since listing."""
-    rules = rules_of(session, listing)
-    months = rules.black.repair_min_months
-    conditions = []
-    if listing.status != ListingStatus.listed or listing.listed_from is None:
-        conditions.append(RepairCondition("黑榜条目处于列入状态", False, f"当前状态为 {listing.status}"))
-        return conditions
-    earliest = add_months(listing.listed_from, months)
-    conditions.append(
-        RepairCondition(
-            f"列入已满 {months} 个月",
-            on >= earliest,
-            f"自 {listing.listed_from} 列入,{earliest} 起满 {months} 个月",
-        )
+    """The conditions of credit repair for an entry on `on` (credit.rules.listings.repair_conditions),
+    with the firm's heavy penalties since listing looked up."""
+    heavy = []
+    if listing.listed_from is not None:
+        heavy = [
+            f"{e.document_no}({e.occurred_on})"
+            for e in heavy_penalties_since(session, listing.firm_id, listing.listed_from, on)
+        ]
+    return repair_rule(
+        status=listing.status,
+        listed_from=listing.listed_from,
+        on=on,
+        rules=rules_of(session, listing),
+        penalty_performed=penalty_performed,
+        rectified=rectified,
+        heavy_penalties_since_listing=heavy,
     )
-    conditions.append(RepairCondition("行政处罚已履行完毕", penalty_performed, "须经审核员核实确认"))
-    conditions.append(RepairCondition("失信行为已整改到位", rectified, "须经审核员核实确认"))
-    heavy = heavy_penalties_since(session, listing.firm_id, listing.listed_from, on)
-    conditions.append(
-        RepairCondition(
-            "列入后无新的从重行政处罚",
-            not heavy,
-            "、".join(f"{e.document_no}({e.occurred_on})" for e in heavy),
-        )
-    )
-    return conditions
 
 
 @dataclass(frozen=True)
@@ -469,6 +539,7 @@ def decide_petition(
     must then be corrected or revoked through the event flow. Credit repair is granted only when every
     condition holds (else refused here, naming the conditions that fail) and removes the entry early."""
     _require_reviewer(reviewer)
+    _decision_date(on)
     if petition.status != PetitionStatus.open:
         raise DueProcessError(f"申请 {petition.reference} 已于先前作出决定")
     reason = " ".join(str(reason or "").split())
@@ -495,7 +566,7 @@ def decide_petition(
                 "不符合信用修复条件:"
                 + ";".join(f"{c.label}未满足" + (f"({c.detail})" if c.detail else "") for c in failed)
             )
-        end_listing(session, listing, on, f"信用修复({petition.reference}):{reason}")
+        end_listing(session, listing, on, EndCode.repair, f"{petition.reference}:{reason}")
         message = f"信用修复已批准,黑榜条目 #{listing.id} 于 {on} 提前移出"
     elif grant and listing is not None:
         if listing.status in OPEN:
@@ -504,7 +575,7 @@ def decide_petition(
                 listing.decided_on = on
                 listing.decided_by_id = reviewer.id
                 listing.decision_note = f"异议成立({petition.reference}),不予列入"
-            end_listing(session, listing, on, f"异议成立({petition.reference}):{reason}")
+            end_listing(session, listing, on, EndCode.objection_upheld, f"{petition.reference}:{reason}")
             message = f"异议成立,条目 #{listing.id} " + ("已撤回,不予列入" if was_proposed else f"已于 {on} 移出")
         else:
             message = f"异议成立;条目 #{listing.id} 已于先前结束({listing.status}),无需再作变更"

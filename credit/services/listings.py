@@ -1,5 +1,8 @@
-"""List entries kept in step with assessments: black-list proposals when a trigger holds, red listing
-while a firm is eligible, removals when the facts behind an entry change (SPEC §2)."""
+"""List entries kept in step with assessments, one firm at a time: black-list proposals when a trigger
+holds, red listing while a firm is eligible, removals when the facts behind an entry change (SPEC §2).
+
+The rules themselves live in credit.rules.listings; the city-wide path (credit.services.assessment.
+assess_all) applies the same rules set-based, and tests hold the two to the same listings."""
 
 from __future__ import annotations
 
@@ -9,8 +12,19 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from credit.models import CreditEvent, EventStatus, Listing, ListingStatus, ListKind
-from credit.rules.dates import add_months, add_working_days
 from credit.rules.evaluate import Assessment, EventFact, evaluate
+from credit.rules.listings import (
+    END_LABELS,
+    EndCode,
+    black_basis,
+    proposal_due,
+    red_basis,
+    red_reason,
+    red_step,
+    still_holds_after_revocation,
+    trigger_reason,
+    trigger_types,
+)
 from credit.rules.ruleset import RuleSet
 
 OPEN = (ListingStatus.proposed, ListingStatus.listed)
@@ -40,19 +54,6 @@ def open_listing(session: Session, firm_id: int, kind: ListKind) -> Listing | No
     ).first()
 
 
-def trigger_reason(rules: RuleSet, codes: list[str] | tuple[str, ...]) -> str:
-    labels = {t.code: t.label for t in rules.triggers}
-    return ";".join(labels.get(code, code) for code in codes)
-
-
-def black_basis(rules: RuleSet, triggers: list[str] | tuple[str, ...], as_of: date) -> dict:
-    return {"triggers": list(triggers), "as_of": as_of.isoformat(), "rule_set_version": rules.version}
-
-
-def trigger_types(rules: RuleSet) -> list[str]:
-    return sorted({t for trigger in rules.triggers for t in trigger.types})
-
-
 def newest_trigger_event(session: Session, firm_id: int, rules: RuleSet) -> int | None:
     """The id of the firm's newest effective event of a type some black-list trigger counts."""
     return session.exec(
@@ -77,10 +78,13 @@ def last_covered(session: Session, firm_id: int) -> int:
 def propose_black(
     session: Session, firm_id: int, triggers: tuple[str, ...], as_of: date, rules: RuleSet
 ) -> Listing | None:
-    """A proposed black listing with its notice deadline (10 working days by default), dated `as_of` —
-    unless an entry, open or ended, already answers for the newest triggering event."""
+    """A proposed black listing dated `as_of`, when `proposal_due` says so. Its notice still has to be
+    served (credit.services.due_process.serve_notice): the objection period runs from service."""
     newest = newest_trigger_event(session, firm_id, rules)
-    if newest is None or newest <= last_covered(session, firm_id):
+    open_black = open_listing(session, firm_id, ListKind.black) is not None
+    if not proposal_due(
+        triggers=triggers, open_black=open_black, newest_trigger_event=newest, covered=last_covered(session, firm_id)
+    ):
         return None
     listing = Listing(
         covers_event_id=newest,
@@ -91,59 +95,55 @@ def propose_black(
         basis=black_basis(rules, triggers, as_of),
         rule_set_version=rules.version,
         proposed_on=as_of,
-        deadline=add_working_days(as_of, rules.black.objection_working_days, rules.black.holidays),
     )
     session.add(listing)
     session.flush()
     return listing
 
 
-def red_reason(rules: RuleSet) -> str:
-    red = rules.red
-    return (
-        f"{red.grade} 级守信企业,{red.no_negative_months} 个月内无失信记录,"
-        f"获有效质量奖或名牌产品,或 {red.passes_months} 个月内监督抽查合格 {red.passes_min} 次以上"
-    )
-
-
 def sync_listings(session: Session, firm_id: int, result: Assessment, rules: RuleSet) -> None:
     """Bring one firm's list entries in line with its assessment on `result.as_of`: propose a black
-    listing when a trigger holds and none is open; list or renew the red listing while eligible."""
+    listing when the rules say so; list or renew the red listing while eligible."""
     as_of = result.as_of
-    if result.triggers and open_listing(session, firm_id, ListKind.black) is None:
+    if result.triggers:
         propose_black(session, firm_id, result.triggers, as_of, rules)
     red = open_listing(session, firm_id, ListKind.red)
-    if result.red_eligible:
-        until = add_months(as_of, rules.red.list_months)
-        if red is None:
-            session.add(
-                Listing(
-                    firm_id=firm_id,
-                    kind=ListKind.red,
-                    status=ListingStatus.listed,
-                    reason=red_reason(rules),
-                    basis={
-                        "criteria": list(result.criteria),
-                        "as_of": as_of.isoformat(),
-                        "rule_set_version": rules.version,
-                    },
-                    rule_set_version=rules.version,
-                    listed_from=as_of,
-                    listed_until=until,
-                )
+    step = red_step(
+        eligible=result.red_eligible,
+        open_red=red is not None,
+        open_until=red.listed_until if red is not None else None,
+        as_of=as_of,
+        rules=rules,
+    )
+    if step is None:
+        return
+    if step.action == "list":
+        session.add(
+            Listing(
+                firm_id=firm_id,
+                kind=ListKind.red,
+                status=ListingStatus.listed,
+                reason=red_reason(rules),
+                basis=red_basis(result.red_basis, as_of, rules),
+                rule_set_version=rules.version,
+                listed_from=as_of,
+                listed_until=step.listed_until,
             )
-            session.flush()
-        elif red.listed_until is None or red.listed_until < until:
-            red.listed_until = until  # renewed while it stays eligible
-            session.add(red)
-            session.flush()
+        )
+    else:
+        red.listed_until = step.listed_until  # type: ignore[union-attr]  # renewed while it stays eligible
+        session.add(red)
+    session.flush()
 
 
-def end_listing(session: Session, listing: Listing, on: date, reason: str) -> None:
-    """A proposal is withdrawn, a listing removed; the entry stays with the date and reason."""
+def end_listing(session: Session, listing: Listing, on: date, code: EndCode, detail: str = "") -> None:
+    """A proposal is withdrawn, a listing removed; the entry stays, with the date, the end code (for logic)
+    and the reason (for people: the code's label, then the detail)."""
     listing.status = ListingStatus.withdrawn if listing.status == ListingStatus.proposed else ListingStatus.removed
     listing.ended_on = on
-    listing.end_reason = reason[:1000]
+    listing.end_code = code.value
+    label = END_LABELS[code]
+    listing.end_reason = (f"{label}:{detail}" if detail else label)[:1000]
     session.add(listing)
     session.flush()
 
@@ -152,25 +152,35 @@ def remove_red_for_negative(session: Session, firm_id: int, on: date, event_id: 
     """动态调整: the day a negative event becomes effective, the firm leaves the red list."""
     red = open_listing(session, firm_id, ListKind.red)
     if red is not None:
-        end_listing(session, red, on, f"负面记录生效(事件 #{event_id}),移出红榜")
+        end_listing(session, red, on, EndCode.negative_event, f"事件 #{event_id}")
 
 
-def review_black_after_revocation(
+def basis_on(listing: Listing) -> date:
+    """The date an entry's basis was assessed on."""
+    raw = (listing.basis or {}).get("as_of")
+    if raw:
+        return date.fromisoformat(str(raw))
+    return listing.proposed_on or listing.listed_from or listing.created_at.date()
+
+
+def review_after_revocation(
     session: Session, firm_id: int, facts: list[EventFact], rules: RuleSet, on: date, event_id: int
 ) -> None:
-    """When an event is revoked, an open black entry whose triggers no longer hold on its own date ends
-    at once (SPEC §2: removed when the triggering event is revoked)."""
-    black = open_listing(session, firm_id, ListKind.black)
-    if black is None:
-        return
-    dated = date.fromisoformat(black.basis.get("as_of") or black.proposed_on.isoformat())  # type: ignore[union-attr]
-    still = set(evaluate(facts, dated, rules).triggers) & set(black.basis.get("triggers") or ())
-    if not still:
-        end_listing(session, black, on, f"据以列入的记录已撤销(事件 #{event_id})")
+    """When an event is revoked, every open entry of the firm that no longer rests on anything — a black
+    entry none of whose triggers holds on its own date, a red one whose firm was then no longer eligible —
+    ends at once (SPEC §2: removed when the triggering event is revoked), as if it never was."""
+    for kind in (ListKind.black, ListKind.red):
+        entry = open_listing(session, firm_id, kind)
+        if entry is None:
+            continue
+        result = evaluate(facts, basis_on(entry), rules)
+        if not still_holds_after_revocation(kind.value, entry.basis or {}, result):
+            end_listing(session, entry, on, EndCode.basis_revoked, f"事件 #{event_id}")
 
 
 def expire_listings(session: Session, as_of: date) -> int:
-    """End every listing whose term is over on `as_of` (the until date is the first day out of force)."""
+    """End every listing whose term is over on `as_of` (credit.rules.listings.expires: the until date is the
+    first day out of force)."""
     due = session.exec(
         select(Listing).where(
             Listing.status == ListingStatus.listed,
@@ -179,5 +189,5 @@ def expire_listings(session: Session, as_of: date) -> int:
         )
     ).all()
     for listing in due:
-        end_listing(session, listing, listing.listed_until or as_of, "期满移出")
+        end_listing(session, listing, listing.listed_until or as_of, EndCode.expired)
     return len(due)

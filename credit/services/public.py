@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from credit.models import CreditEvent, EventStatus, Firm, Listing, ListKind
-from credit.rules.dates import add_months, cutoff
+from credit.rules.dates import add_months
+from credit.rules.listings import public_candidates_sql, public_types, public_until
 from credit.rules.ruleset import RuleSet
 from credit.services.listings import in_force
-
-AWARD_TYPES = ("award_national", "award_provincial", "award_municipal", "famous_brand")
 
 
 @dataclass(frozen=True)
@@ -79,33 +77,28 @@ def firm_listings(session: Session, firm_id: int, as_of: date) -> list[Listing]:
 
 def visible_until(event: CreditEvent, rules: RuleSet) -> date | None:
     """The first day a record no longer shows on the public page; None when it never shows."""
-    public = rules.public
-    if event.event_type == "penalty":
-        small = event.amount is not None and event.amount < Decimal(public.penalty_small_below)
-        return add_months(event.occurred_on, public.penalty_small_months if small else public.penalty_months)
-    if event.event_type == "spot_check_fail":
-        return add_months(event.occurred_on, public.spot_check_fail_months)
-    if event.event_type in AWARD_TYPES:
-        rule = rules.rule_for(event.event_type, event.severity)
-        if rule is None:
-            return None
-        if rule.until_valid and event.valid_until is not None:
-            return event.valid_until
-        return add_months(event.occurred_on, rule.months or 0)
-    return None
+    return public_until(
+        event_type=event.event_type,
+        severity=event.severity,
+        occurred_on=event.occurred_on,
+        amount=float(event.amount) if event.amount is not None else None,
+        valid_until=event.valid_until,
+        rules=rules,
+    )
 
 
 def public_records(session: Session, firm_id: int, as_of: date, rules: RuleSet) -> list[tuple[CreditEvent, date]]:
-    """Effective penalties, spot-check failures and awards still within their public window, newest first."""
-    earliest = cutoff(as_of, max(rules.public.penalty_months, rules.public.spot_check_fail_months, 60))
+    """Effective penalties, spot-check failures and honours still within their public window (every window
+    from the rule set: credit.rules.listings.public_until), newest first."""
+    table = CreditEvent.__table__  # type: ignore[attr-defined]
     events = session.exec(
         select(CreditEvent)
         .where(
             CreditEvent.firm_id == firm_id,
             CreditEvent.status == EventStatus.effective,
-            col(CreditEvent.event_type).in_(["penalty", "spot_check_fail", *AWARD_TYPES]),
+            col(CreditEvent.event_type).in_(public_types(rules)),
             col(CreditEvent.occurred_on) <= as_of,
-            col(CreditEvent.occurred_on) > earliest,
+            public_candidates_sql(table, rules, as_of),
         )
         .order_by(col(CreditEvent.occurred_on).desc())
     ).all()

@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Text, case, cast, insert, or_, text
+from sqlalchemy import Text, case, cast, insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from credit import clock
-from credit.models import Firm, Listing, ListingStatus, ListKind, Publication, PublicationEntry
+from credit.models import Firm, Listing, ListingStatus, ListKind, Publication, PublicationEntry, PublicationWithdrawal
 from credit.models.audit import audit_row, write_audit
 from credit.rules.dates import add_months
+from credit.rules.listings import NEVER_IN_FORCE, hidden_from_public_sql
 from credit.rules.ruleset import RuleSet
 from credit.services.listings import in_force
 from credit.services.rulesets import active_version, get_version, ruleset_of
@@ -38,11 +39,6 @@ PERIOD_KINDS = (MONTHLY, QUARTERLY)
 _MONTHLY_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _QUARTERLY_RE = re.compile(r"([0-9]{4})-Q([1-4])")
 _CORRECTION_RE = re.compile(r"(?P<base>.+)-R(?P<k>[0-9]+)")
-
-# The end reason `review_black_after_revocation` writes: the record behind the listing was revoked, so the
-# listing rests on nothing and a later snapshot must not publish it (SPEC §2: after revocation the public
-# pages show nothing of that listing). A structured end code on Listing would be sturdier than this prefix.
-REVOKED_BASIS_PREFIX = "据以列入的记录已撤销"
 
 INSERT_CHUNK = 5000
 KIND_LABELS = {"red": "红榜", "black": "黑榜"}
@@ -165,9 +161,73 @@ def list_publications(session: Session, *, limit: int | None = None) -> list[Pub
 
 
 def latest_publication(session: Session) -> Publication | None:
-    """The publication of the newest period (its latest correction when it has one)."""
-    found = list_publications(session, limit=1)
-    return found[0] if found else None
+    """The publication of the newest period (its latest correction when it has one), leaving out any that
+    was withdrawn."""
+    withdrawn = select(PublicationWithdrawal.publication_id)
+    return session.exec(
+        select(Publication)
+        .where(col(Publication.id).not_in(withdrawn))
+        .order_by(col(Publication.period_end).desc(), col(Publication.id).desc())
+        .limit(1)
+    ).first()
+
+
+def withdrawal_of(session: Session, publication: Publication) -> PublicationWithdrawal | None:
+    return session.exec(
+        select(PublicationWithdrawal).where(PublicationWithdrawal.publication_id == publication.id)
+    ).first()
+
+
+def withdrawals(session: Session, ids: Sequence[int | None]) -> dict[int, PublicationWithdrawal]:
+    """The withdrawals of these publications, by publication id (one query, for lists)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(PublicationWithdrawal).where(col(PublicationWithdrawal.publication_id).in_(wanted))
+    ).all()
+    return {row.publication_id: row for row in rows}
+
+
+def recent_withdrawals(session: Session, *, limit: int = 20) -> list[tuple[PublicationWithdrawal, Publication]]:
+    """The newest withdrawals with their publications (for the feed)."""
+    return list(
+        session.exec(
+            select(PublicationWithdrawal, Publication)
+            .join(Publication, col(Publication.id) == PublicationWithdrawal.publication_id)
+            .order_by(col(PublicationWithdrawal.withdrawn_at).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def withdraw_publication(
+    session: Session, number: str, *, reason: str, withdrawn_by: str, on: date | None = None
+) -> PublicationWithdrawal:
+    """Withdraw (撤回) a publication made in error, with a reason. The publication and its entries stay as
+    published (immutable); the withdrawal is a record of its own, at most one per publication. A withdrawn
+    publication stays in the archive, marked, and drops out of "latest"; its period is not published again
+    by the scheduler — publish a correction (`publish_correction`) when the period needs lists."""
+    reason = " ".join(str(reason or "").split())
+    if not reason:
+        raise PublicationError("撤回须说明理由")
+    if len(reason) > 1000:
+        raise PublicationError("撤回理由不能超过 1000 个字")
+    publication = get_publication(session, number)
+    if publication is None:
+        raise PublicationError(f"没有编号为 {number} 的发布")
+    existing = withdrawal_of(session, publication)
+    if existing is not None:
+        raise PublicationError(f"发布 {publication.number} 已于 {existing.withdrawn_on} 撤回")
+    withdrawal = PublicationWithdrawal(
+        publication_id=publication.id,  # type: ignore[arg-type]
+        reason=reason,
+        withdrawn_on=clock.check_not_future(on or clock.today(), field="撤回日期"),
+        withdrawn_by=withdrawn_by[:120],
+    )
+    session.add(withdrawal)
+    session.flush()
+    return withdrawal
 
 
 def numbers_by_id(session: Session, ids: Sequence[int | None]) -> dict[int, str]:
@@ -187,6 +247,7 @@ class PublicationDetail:
     black: list[PublicationEntry]
     corrects: str | None = None  # the number of the publication this one corrects
     corrected_by: list[str] = field(default_factory=list)  # numbers of the corrections of this one
+    withdrawal: PublicationWithdrawal | None = None
 
     def entries(self) -> list[PublicationEntry]:
         return [*self.red, *self.black]
@@ -202,16 +263,11 @@ def correction_links(session: Session, publication: Publication) -> tuple[str | 
 
 
 def ended_early():
-    """Black listings that ended before their term (credit repair, a revoked basis). SPEC §2: after that
-    the public pages show nothing of them — not even in past publications, whose stored entries stay
-    untouched for the internal record. (A red entry lost to a negative event was red when published and
-    stays so in that publication.)"""
-    return select(Listing.id).where(
-        Listing.kind == ListKind.black,
-        Listing.status == ListingStatus.removed,
-        col(Listing.ended_on).is_not(None),
-        or_(col(Listing.listed_until).is_(None), col(Listing.ended_on) < col(Listing.listed_until)),
-    )
+    """Listings the public may no longer see (credit.rules.listings.hidden_from_public: black ones removed
+    by credit repair or an upheld objection, any whose basis was revoked). SPEC §2: after that the public
+    pages show nothing of them — not even in past publications, whose stored entries stay untouched for
+    the internal record. (A red entry lost to a negative event was red when published and stays so.)"""
+    return select(Listing.id).where(hidden_from_public_sql(col(Listing.kind), col(Listing.end_code)))
 
 
 def shown_publicly():
@@ -242,6 +298,7 @@ def publication_detail(session: Session, publication: Publication, *, public: bo
         black=[e for e in entries if e.kind == ListKind.black],
         corrects=corrects,
         corrected_by=corrected_by,
+        withdrawal=withdrawal_of(session, publication),
     )
 
 
@@ -272,8 +329,8 @@ def months_listed(listed_from: date, on: date) -> int:
 def in_force_on(day: date):
     """A listing in force on `day`, judged by its dates, not by its current status: listed by then, its
     term not over and not ended early by then. Proposals and withdrawn proposals never were; a listing
-    whose basis was later revoked is left out as if it never was."""
-    return in_force(day) & ~col(Listing.end_reason).startswith(REVOKED_BASIS_PREFIX)
+    whose basis was later revoked is left out as if it never was (credit.rules.listings.NEVER_IN_FORCE)."""
+    return in_force(day) & ~func.coalesce(col(Listing.end_code), "").in_(sorted(NEVER_IN_FORCE))
 
 
 class _Bases:
@@ -475,6 +532,8 @@ def publish_period(
     day = today or clock.today()
     if end >= day:
         raise PublicationError(f"期次 {period} 尚未结束(截至 {end.isoformat()}),结束后才能发布")
+    if end < clock.EARLIEST:
+        raise PublicationError(f"期次 {period} 早于 {clock.EARLIEST.year} 年,不在本系统的时间范围内")
     snapshot = as_of or end
     if not start <= snapshot <= end:
         raise PublicationError(
@@ -636,7 +695,19 @@ def _instant(pub: Publication) -> str:
     return pub.published_at.astimezone(UTC).isoformat()
 
 
-def publication_summary(pub: Publication, corrects: str | None) -> dict[str, Any]:
+def withdrawal_json(withdrawal: PublicationWithdrawal | None) -> dict[str, Any] | None:
+    if withdrawal is None:
+        return None
+    return {
+        "withdrawn_on": withdrawal.withdrawn_on.isoformat(),
+        "withdrawn_at": withdrawal.withdrawn_at.astimezone(UTC).isoformat(),
+        "reason": withdrawal.reason,
+    }
+
+
+def publication_summary(
+    pub: Publication, corrects: str | None, withdrawal: PublicationWithdrawal | None = None
+) -> dict[str, Any]:
     """One line of the list of publications (API)."""
     return {
         "number": pub.number,
@@ -646,6 +717,7 @@ def publication_summary(pub: Publication, corrects: str | None) -> dict[str, Any
         "red_count": pub.red_count,
         "black_count": pub.black_count,
         "corrects": corrects,
+        "withdrawn": withdrawal_json(withdrawal),
     }
 
 
@@ -662,6 +734,7 @@ def publication_json(detail: PublicationDetail) -> dict[str, Any]:
         "corrects": detail.corrects,
         "correction_note": pub.correction_note,
         "corrected_by": list(detail.corrected_by),
+        "withdrawn": withdrawal_json(detail.withdrawal),
         "published_at": _instant(pub),
         "red_count": pub.red_count,
         "black_count": pub.black_count,

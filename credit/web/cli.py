@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from credit.clock import parse_iso_date, today
+from credit.clock import parse_past_date, today
 from credit.db import session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor, User
@@ -29,7 +29,24 @@ from credit.services.rulesets import active_version, ensure_default_ruleset
 from credit.services.users import UserError, create_user, get_user
 from credit.uscc import UsccError, validate_uscc
 
-credit_cli = AppGroup("credit", help="质量信用红黑榜 commands.")
+
+class CreditGroup(AppGroup):
+    """The command group: a database that was never initialised (or is behind the code) gets one line that
+    says what to do, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            text = str(exc.orig or exc).lower()
+            if "no such table" in text or "does not exist" in text or "no such column" in text:
+                fail("数据库尚未初始化或未升级到最新版本:请先运行 flask credit init")
+            raise
+
+
+credit_cli = CreditGroup("credit", help="质量信用红黑榜 commands.")
 
 
 def _engine():
@@ -49,12 +66,24 @@ def fail(message: str) -> None:
 @credit_cli.command("init")
 def init_command() -> None:
     """Create or migrate the database to the newest schema (idempotent)."""
+    from credit.services.calendar import load_package_calendar, loaded_years
+
     revision = upgrade_to_head(_engine())
     with session_scope(_engine(), _actor()) as session:
         ensure_system_user(session)
         ensure_default_ruleset(session)
         version = active_version(session)
+        added = load_package_calendar(session)
+        years = sorted(year for year, *_ in loaded_years(session))
     click.echo(f"数据库已就绪 (revision {revision}),生效规则集 v{version.version}。")
+    if added:
+        click.echo(f"已载入 {added[0]}–{added[-1]} 年的法定工作日历({len(added)} 年)。")
+    if years and years[-1] < today().year + 1:
+        click.echo(
+            f"提醒:法定工作日历只到 {years[-1]} 年;国务院公布 {years[-1] + 1} 年节假日安排后,"
+            f"请用 flask credit calendar load 录入,否则跨年的异议期无法计算。",
+            err=True,
+        )
 
 
 @credit_cli.command("create-user")
@@ -125,11 +154,12 @@ def import_events_command(file: Path, by: str, approve_as: str) -> None:
     click.echo(f"{report.rows} 行:新增 {report.created}({state}),已存在 {report.skipped}{batch}。")
 
 
-def _date(value: str | None) -> date | None:
+def _date(value: str | None, option: str = "--as-of") -> date | None:
+    """A date option: ISO, not after today (Beijing time) and not before 1990 — else exit 1 with the reason."""
     if not value:
         return None
     try:
-        return parse_iso_date(value, field="--as-of")
+        return parse_past_date(value, field=option)
     except ValueError as exc:
         fail(str(exc))
     return None
@@ -296,14 +326,62 @@ def api_key_revoke_command(prefix: str) -> None:
 
 @credit_cli.group("listings")
 def listings_cli() -> None:
-    """Black-list decisions (SPEC §2): list the proposals whose notice period is over."""
+    """Black-list due process (SPEC §2): serve notices, decide the proposals whose objection period is over."""
+
+
+@listings_cli.command("serve")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--by", "by", required=True, help="The recorder or reviewer who records the service.")
+@click.option("--on", "on", default=None, help="The day the notice reached the firm (YYYY-MM-DD); default today.")
+@click.option(
+    "--method",
+    default="direct",
+    show_default=True,
+    type=click.Choice(["direct", "mail", "electronic", "public_notice"]),
+    help="直接送达 / 邮寄送达 / 电子送达 / 公告送达 (for a public notice, --on is the day it was published).",
+)
+@click.option("--note", default="", help="What proves the service (receipt number, signature, notice address).")
+@click.option("--all", "serve_all", is_flag=True, help="Every proposal whose notice is not served yet.")
+def listings_serve_command(
+    ids: tuple[int, ...], by: str, on: str | None, method: str, note: str, serve_all: bool
+) -> None:
+    """Record the service (送达) of black-list notices; the objection period runs from it. All or nothing."""
+    from credit.models import Listing
+    from credit.services.due_process import DueProcessError, serve_notices, unserved_proposals
+
+    if serve_all == bool(ids):
+        fail("须指定条目编号,或用 --all 登记全部未送达的告知书(二者择一)")
+    day = _date(on, "--on") or today()
+    try:
+        with session_scope(_engine(), _actor()) as session:
+            user = get_user(session, by)
+            if user is None:
+                raise DueProcessError(f"没有用户 {by}")
+            session.info["actor"] = Actor(label=user.username, source="cli", user_id=user.id)
+            if serve_all:
+                listings = unserved_proposals(session, on=day)
+            else:
+                listings = []
+                for listing_id in ids:
+                    listing = session.get(Listing, listing_id)
+                    if listing is None:
+                        raise DueProcessError(f"没有编号为 {listing_id} 的榜单条目")
+                    listings.append(listing)
+            served = serve_notices(session, listings, by=user, on=day, method=method, note=note)
+            lines = [(entry.id, entry.served_on, entry.deadline) for entry in served]
+    except DueProcessError as exc:
+        fail(str(exc))
+    for listing_id, served_on, deadline in lines:
+        due = f"异议期至 {deadline}" if deadline else "异议期无法计算(缺少法定工作日历)"
+        click.echo(f"  #{listing_id} 送达日 {served_on},{due}")
+    click.echo(f"已登记送达 {len(lines)} 件告知书。")
 
 
 @listings_cli.command("approve-due")
 @click.option("--by", "by", required=True, help="The reviewer in whose name the proposals are decided.")
 @click.option("--as-of", "as_of", default=None, help="The decision date (YYYY-MM-DD); default today.")
 def listings_approve_due_command(by: str, as_of: str | None) -> None:
-    """Decide (list) every proposal whose deadline passed with no open objection; the others wait."""
+    """Decide (list) every served proposal whose objection period is over with no open objection."""
     from credit.services.due_process import DueProcessError, approve_due
 
     day = _date(as_of) or today()
@@ -314,7 +392,57 @@ def listings_approve_due_command(by: str, as_of: str | None) -> None:
             decided = approve_due(session, reviewer, on=day)
     except DueProcessError as exc:
         fail(str(exc))
-    click.echo(f"{day}:{len(decided)} 家企业列入黑榜(告知期满且无未决异议),由 {reviewer.username} 决定。")
+    click.echo(f"{day}:{len(decided)} 家企业列入黑榜(告知已送达、异议期满且无未决异议),由 {reviewer.username} 决定。")
+
+
+@credit_cli.group("calendar")
+def calendar_cli() -> None:
+    """The official working-day calendar (statutory holidays and 调休 make-up working days), per year."""
+
+
+@calendar_cli.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "by", default="system", help="Who enters it (for the record).")
+def calendar_load_command(file: Path, by: str) -> None:
+    """Load one or more years from a TOML or JSON file (year, source, holidays, workdays); all or nothing."""
+    from credit.rules.calendar import CalendarError
+    from credit.services.calendar import load_year, parse_calendar_file
+
+    try:
+        years = parse_calendar_file(file.read_text(encoding="utf-8"))
+        with session_scope(_engine(), Actor(label=by, source="cli")) as session:
+            results = [load_year(session, **year, created_by=by) for year in years]
+            lines = [(r.row.year, r.row.version, r.created, r.deadlines_changed) for r in results]
+    except (CalendarError, UnicodeDecodeError) as exc:
+        fail(f"{file.name}: {exc}")
+    for year, version, created, changed in lines:
+        state = f"已载入为第 {version} 版" if created else f"与现行第 {version} 版相同,未变"
+        extra = f",{changed} 件拟列入的异议期随之更新" if changed else ""
+        click.echo(f"{year} 年:{state}{extra}。")
+
+
+@calendar_cli.command("show")
+@click.argument("year", type=int)
+def calendar_show_command(year: int) -> None:
+    """A year's calendar in force: its holidays, make-up working days and number of working days."""
+    from datetime import timedelta
+
+    from credit.services.calendar import working_calendar, year_versions
+
+    with session_scope(_engine(), _actor()) as session:
+        calendar = working_calendar(session)
+        versions = year_versions(session, year)
+    if not calendar.covers(year):
+        click.echo(f"错误: {year} 年的法定工作日历尚未载入", err=True)
+        sys.exit(2)
+    current = calendar.years[year]
+    first = date(year, 1, 1)
+    days = (date(year + 1, 1, 1) - first).days
+    working = sum(1 for n in range(days) if current.is_working_day(first + timedelta(days=n)))
+    click.echo(f"{year} 年 第 {current.version} 版(共 {len(versions)} 版),来源:{current.source}")
+    click.echo(f"工作日 {working} 天")
+    click.echo("节假日: " + " ".join(d.isoformat() for d in sorted(current.holidays)))
+    click.echo("调休上班: " + " ".join(d.isoformat() for d in sorted(current.workdays)))
 
 
 @credit_cli.command("publish")
@@ -354,9 +482,28 @@ def publish_command(period: str | None, as_of: str | None, correct: str | None, 
         click.echo(f"已发布 {publication.number}:{counts};{details}。")
 
 
+@credit_cli.command("withdraw-publication")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why it is withdrawn (shown to the public).")
+@click.option("--by", "by", required=True, help="The admin who withdraws it.")
+def withdraw_publication_command(number: str, reason: str, by: str) -> None:
+    """Withdraw (撤回) a publication made in error: it stays in the archive, marked, with the reason."""
+    from credit.services.publications import PublicationError, withdraw_publication
+
+    try:
+        with session_scope(_engine(), _actor()) as session:
+            admin = _user(session, by, "admin")
+            session.info["actor"] = Actor(label=admin.username, source="cli", user_id=admin.id)
+            withdrawal = withdraw_publication(session, number, reason=reason, withdrawn_by=admin.username)
+            day = withdrawal.withdrawn_on
+    except PublicationError as exc:
+        fail(str(exc))
+    click.echo(f"已撤回发布 {number.strip()}({day}),原发布内容保留在档案中并标明撤回。")
+
+
 @credit_cli.command("scheduler")
 @click.option("--once", is_flag=True, help="Run every job once (publishing only what is due) and exit.")
-@click.option("--now", "now", default=None, help="Act as if today were this date (YYYY-MM-DD), e.g. to catch up.")
+@click.option("--now", "now", default=None, help="Run as of this past date (YYYY-MM-DD, not after today), to catch up.")
 def scheduler_command(once: bool, now: str | None) -> None:
     """Run the scheduler process: nightly assessment and expiry, periodic publication with catch-up at start.
     Run it as its own service, never inside the web workers; PUBLICATION_PERIOD=quarterly publishes by quarter."""
@@ -365,12 +512,7 @@ def scheduler_command(once: bool, now: str | None) -> None:
     from credit.scheduler import run_scheduler
     from credit.services.publications import PublicationError
 
-    day = None
-    if now:
-        try:
-            day = parse_iso_date(now, field="--now")
-        except ValueError as exc:
-            fail(str(exc))
+    day = _date(now, "--now")  # only to catch up as of a past day: never after today
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("credit").setLevel(logging.INFO)

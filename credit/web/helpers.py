@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, url_for
+from datetime import date
+
+from flask import Flask, g, request, url_for
 from flask_babel import format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from credit import clock
 from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
 from credit.models.event import STATUS_LABELS
 from credit.models.user import ROLE_LABELS
@@ -43,6 +46,23 @@ def localized_event_label(code: str) -> str:
     return event_type.label_en if str(get_locale()) == "en" else event_type.label
 
 
+def date_arg(name: str, label: str | None = None) -> date | None:
+    """A date filter from the query string: ISO, not after today, not before 1990. A bad one is ignored for
+    the query and reported on the page (`g.filter_errors`, shown by base.html), never a 500."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return clock.parse_past_date(raw, field=label or name)
+    except ValueError as exc:
+        g.setdefault("filter_errors", []).append(str(exc))
+        return None
+
+
+def filter_errors() -> list[str]:
+    return list(g.get("filter_errors", []))
+
+
 def page_url(page: int) -> str:
     args = request.args.to_dict()
     args["page"] = str(page)
@@ -55,6 +75,7 @@ def init_app(app: Flask) -> None:
         industry_label=industry_label,
         INDUSTRY_SECTIONS=INDUSTRY_SECTIONS,
         get_locale=get_locale,
+        filter_errors=filter_errors,
     )
     app.jinja_env.filters["role_label"] = lambda role: gettext(ROLE_LABELS.get(role, role))
     app.jinja_env.filters["action_label"] = lambda action: str(ACTION_LABELS.get(action, action))
@@ -63,5 +84,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["severity_label"] = lambda code: gettext(SEVERITY_LABELS.get(code, code))
     app.jinja_env.filters["listing_status_label"] = lambda status: str(LISTING_STATUS_LABELS.get(status, status))
     app.jinja_env.globals["EVENT_TYPES"] = EVENT_TYPES
+
+    @app.context_processor
+    def _clock() -> dict:
+        # A fixed date (test or training copy) is shown on staff pages so nobody takes it for today.
+        return {"fixed_today": clock.fixed_today() if not app.testing else None}
+
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""

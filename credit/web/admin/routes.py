@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,7 +9,6 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 
 from credit.catalog import EVENT_TYPES
-from credit.clock import parse_iso_date
 from credit.models import ApiKey, AuditEntry, Department, Firm, FirmCreate, Listing, User
 from credit.models.firm import FIRM_FIELDS
 from credit.reference import REGIONS
@@ -23,6 +20,7 @@ from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_error
 from credit.services.users import UserError, create_user, set_password, update_user
 from credit.web.admin.forms import ApiKeyForm, FirmForm, ResetPasswordForm, RevokeKeyForm, UserCreateForm, UserEditForm
 from credit.web.db import get_session, unit_of_work
+from credit.web.helpers import date_arg
 from credit.web.security import STAFF, roles_required
 
 bp = Blueprint("admin", __name__)
@@ -45,7 +43,13 @@ def index():
         "firms": session.exec(select(func.count()).select_from(Firm)).one(),
         "users": session.exec(select(func.count()).select_from(User)).one(),
     }
-    return render_template("admin/index.html", counts=counts)
+    warnings = []
+    if current_user.has_role("admin", "reviewer"):
+        from credit.clock import today
+        from credit.services.calendar import calendar_warnings
+
+        warnings = calendar_warnings(session, today=today(), warn_days=current_app.config["CALENDAR_WARN_DAYS"])
+    return render_template("admin/index.html", counts=counts, calendar_warnings=warnings)
 
 
 @bp.route("/firms")
@@ -76,8 +80,8 @@ def firm_detail(uscc: str):
     session = get_session()
     query = FileQuery(
         event_type=request.args.get("type", "") if request.args.get("type", "") in EVENT_TYPES else "",
-        since=_date_arg("since"),
-        until=_date_arg("until"),
+        since=date_arg("since", _("起始日期")),
+        until=date_arg("until", _("截止日期")),
     )
     events = credit_file(session, firm, query)
     people = users_by_id(session, (uid for e in events for uid in (e.recorded_by_id, e.reviewed_by_id)))
@@ -96,13 +100,6 @@ def firm_detail(uscc: str):
         listings=listings,
         documents=documents,
     )
-
-
-def _date_arg(name: str) -> date | None:
-    try:
-        return parse_iso_date(request.args.get(name, ""))
-    except ValueError:
-        return None
 
 
 def _validated_firm(form: FirmForm) -> FirmCreate | None:
@@ -295,3 +292,6 @@ def api_key_revoke(key_id: int):
             revoke_api_key(session, session.merge(key))
         flash(_("已吊销密钥 %(prefix)s。", prefix=key.prefix), "success")
     return redirect(url_for("admin.api_keys"))
+
+
+import credit.web.admin.calendar  # noqa: E402, F401  - the working-day calendar and withdrawals, on this blueprint

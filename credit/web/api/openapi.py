@@ -181,6 +181,17 @@ _PUBLICATION_HEAD: dict[str, Any] = {
     "red_count": {"type": "integer", "minimum": 0},
     "black_count": {"type": "integer", "minimum": 0},
     "corrects": {"type": "string", "nullable": True, "description": "本发布所更正的发布编号;原始发布为 null"},
+    "withdrawn": {
+        "type": "object",
+        "nullable": True,
+        "description": "撤回记录(发布有误而撤回;原发布内容不变);未撤回为 null",
+        "required": ["withdrawn_on", "withdrawn_at", "reason"],
+        "properties": {
+            "withdrawn_on": _DATE,
+            "withdrawn_at": {"type": "string", "format": "date-time"},
+            "reason": {"type": "string", "description": "撤回理由"},
+        },
+    },
 }
 SCHEMAS.update(
     {

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from credit.clock import parse_iso_date, today
+from credit.clock import parse_past_date, today
 from credit.models import ApiKey, CreditEvent, Firm, ListKind
 from credit.rules.ruleset import PURPOSES
 from credit.services import events
@@ -31,6 +31,7 @@ from credit.services.publications import (
     publication_detail,
     publication_json,
     publication_summary,
+    withdrawals,
 )
 from credit.uscc import RULES as USCC_RULES
 from credit.uscc import UsccError, validate_uscc
@@ -161,7 +162,12 @@ def publication_list():
     session = get_session()
     publications = list_publications(session)
     corrects = numbers_by_id(session, [p.corrects_id for p in publications])
-    return jsonify(publications=[publication_summary(p, corrects.get(p.corrects_id or 0)) for p in publications])
+    withdrawn = withdrawals(session, [p.id for p in publications])
+    return jsonify(
+        publications=[
+            publication_summary(p, corrects.get(p.corrects_id or 0), withdrawn.get(p.id or 0)) for p in publications
+        ]
+    )
 
 
 @bp.get("/publications/<number>")
@@ -245,7 +251,7 @@ def _purpose_and_date(purpose: object, as_of: object) -> tuple[str, date | None,
             errors.append(FieldError("as_of", "须为 YYYY-MM-DD 格式的字符串"))
         else:
             try:
-                day = parse_iso_date(as_of, field="as_of ")
+                day = parse_past_date(as_of, field="as_of ")
             except ValueError as exc:
                 errors.append(FieldError("as_of", str(exc)))
     return str(purpose or ""), day, errors

@@ -7,11 +7,11 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, Response, abort, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from credit.clock import BUREAU_TZ, parse_iso_date
+from credit.clock import BUREAU_TZ, parse_past_date
 from credit.models import CreditCheck, User
 from credit.rules.ruleset import PURPOSE_LABELS
 from credit.services.check_log import (
@@ -27,6 +27,7 @@ from credit.services.check_log import (
 from credit.uscc import UsccError, validate_uscc
 from credit.web.checks.forms import MAX_LINES, CheckForm
 from credit.web.db import get_session, unit_of_work
+from credit.web.helpers import date_arg, filter_errors
 from credit.web.security import roles_required
 
 bp = Blueprint("checks", __name__)
@@ -47,7 +48,7 @@ def check_form():
         day: date | None = None
         if form.as_of.data:
             try:
-                day = parse_iso_date(form.as_of.data, field=_("核查日"))
+                day = parse_past_date(form.as_of.data, field=_("核查日"))
             except ValueError as exc:
                 form.as_of.errors = [str(exc)]  # type: ignore[assignment]
         if len(lines) > MAX_LINES:
@@ -96,17 +97,11 @@ def receipt(receipt: str):
 
 
 def _query() -> CheckQuery:
-    def day(name: str) -> date | None:
-        try:
-            return parse_iso_date(request.args[name]) if request.args.get(name) else None
-        except ValueError:
-            return None
-
     return CheckQuery(
         who=request.args.get("who", "").strip(),
         uscc=request.args.get("uscc", "").strip(),
-        date_from=day("from"),
-        date_to=day("to"),
+        date_from=date_arg("from", _("起始日期")),
+        date_to=date_arg("to", _("截止日期")),
         channel=request.args.get("channel", "").strip(),
     )
 
@@ -171,10 +166,13 @@ def csv_row(check: CreditCheck) -> list[str]:
 @roles_required("admin")
 def check_log_csv():
     """The filtered check log as UTF-8 CSV with a BOM (Excel opens it as UTF-8)."""
+    query = _query()
+    if filter_errors():
+        return Response("\n".join(filter_errors()) + "\n", status=422, mimetype="text/plain")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
-    for check in search_checks(get_session(), _query(), per_page=None):
+    for check in search_checks(get_session(), query, per_page=None):
         writer.writerow(csv_row(check))
     data = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))
     return send_file(data, mimetype="text/csv", as_attachment=True, download_name="credit-checks.csv")

@@ -29,6 +29,28 @@ class DecideListingForm(FlaskForm):
     submit = SubmitField(_l("作出决定"))
 
 
+SERVICE_CHOICES = [
+    SelectChoice("direct", _l("直接送达")),
+    SelectChoice("mail", _l("邮寄送达")),
+    SelectChoice("electronic", _l("电子送达")),
+    SelectChoice("public_notice", _l("公告送达")),
+]
+
+
+class ServeForm(FlaskForm):
+    """Service of a notice (送达): how, on which day, and what proves it. For several proposals at once
+    the list page sends their ids as `ids`."""
+
+    method = SelectField(_l("送达方式"), choices=SERVICE_CHOICES, validators=[DataRequired()])
+    on = StringField(
+        _l("送达日期(公告送达为公告发布日期)"),
+        validators=[DataRequired(), Length(max=10)],
+        render_kw={"type": "date"},
+    )
+    note = StringField(_l("送达凭证(如签收人、邮件单号、公告地址)"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("登记送达"))
+
+
 class WaiveForm(FlaskForm):
     """The firm waives its right to object; the recorder says how that was received."""
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import case
 from sqlmodel import col, func, select
 
-from credit.clock import today
+from credit.clock import parse_past_date, today
 from credit.models import CreditEvent, Firm, Listing, ListingStatus, ListKind, Petition, PetitionKind, User
 from credit.models.ruleset import RuleSetVersion
 from credit.rules.ruleset import RuleSet, default_ruleset
@@ -20,21 +20,30 @@ from credit.services.due_process import (
     DueProcessError,
     basis_date,
     black_basis_text,
+    deadline_blocked_by,
     decide_black,
     decide_petition,
     file_petition,
     holding_objections,
     petition_queue,
     petitions_for_firm,
+    refusal_to_decide,
     repair_conditions,
     rules_of,
+    serve_notices,
     trigger_facts,
     waive_objection,
 )
 from credit.services.events import users_by_id
 from credit.services.rulesets import ruleset_of
 from credit.web.db import get_session, unit_of_work
-from credit.web.dueprocess.forms import DecideListingForm, PetitionDecisionForm, StaffPetitionForm, WaiveForm
+from credit.web.dueprocess.forms import (
+    DecideListingForm,
+    PetitionDecisionForm,
+    ServeForm,
+    StaffPetitionForm,
+    WaiveForm,
+)
 from credit.web.security import STAFF, roles_required
 
 bp = Blueprint("dueprocess", __name__)
@@ -51,7 +60,13 @@ PETITION_STATUS_LABELS = {
     ("repair", "refused"): _l("不予信用修复"),
 }
 FILED_VIA_LABELS = {"public": _l("网上提交"), "recorder": _l("窗口代为登记")}
-STATUS_FILTERS = ("open", "proposed", "listed", "removed", "withdrawn", "all")
+STATUS_FILTERS = ("open", "unserved", "proposed", "listed", "removed", "withdrawn", "all")
+SERVICE_LABELS = {
+    "direct": _l("直接送达"),
+    "mail": _l("邮寄送达"),
+    "electronic": _l("电子送达"),
+    "public_notice": _l("公告送达"),
+}
 
 
 @bp.app_template_filter("list_kind_label")
@@ -67,6 +82,11 @@ def petition_kind_label(kind: str) -> str:
 @bp.app_template_filter("petition_status_label")
 def petition_status_label(petition: Petition) -> str:
     return str(PETITION_STATUS_LABELS.get((petition.kind, petition.status), petition.status))
+
+
+@bp.app_template_filter("service_label")
+def service_label(method: str) -> str:
+    return str(SERVICE_LABELS.get(method, method))
 
 
 @bp.app_template_filter("filed_via_label")
@@ -148,6 +168,8 @@ def listing_list():
         where.append(Listing.kind == kind)
     if status == "open":
         where.append(col(Listing.status).in_([ListingStatus.proposed, ListingStatus.listed]))
+    elif status == "unserved":
+        where += [Listing.status == ListingStatus.proposed, col(Listing.served_on).is_(None)]
     elif status != "all":
         where.append(Listing.status == status)
     total = session.exec(select(func.count()).select_from(Listing).where(*where)).one()
@@ -172,7 +194,64 @@ def listing_list():
         status_filters=STATUS_FILTERS,
         objections=objections,
         today=today(),
+        serve_form=_serve_form(),
     )
+
+
+def _serve_form() -> ServeForm:
+    form = ServeForm(prefix="serve")
+    if not form.on.data:
+        form.on.data = today().isoformat()
+    return form
+
+
+def _serve(ids: list[int]) -> int:
+    """Record service of these proposals' notices from the posted form; flashes the outcome."""
+    form = ServeForm(prefix="serve")
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return 0
+    try:
+        day = parse_past_date(form.on.data, field=str(form.on.label.text))
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return 0
+    if not ids:
+        flash(_("请至少选择一件拟列入条目。"), "error")
+        return 0
+    try:
+        with unit_of_work() as session:
+            listings = [session.get(Listing, i) for i in ids]
+            if any(entry is None for entry in listings):
+                raise DueProcessError(_("所选条目不存在。"))
+            served = serve_notices(
+                session, listings, by=_me(), on=day, method=form.method.data, note=form.note.data or ""
+            )  # type: ignore[arg-type]
+            blocked = [entry.id for entry in served if entry.deadline is None]
+    except DueProcessError as exc:
+        flash(str(exc), "error")
+        return 0
+    flash(_("已登记送达 %(n)s 件告知书,异议期自送达之日起计算。", n=len(served)), "success")
+    if blocked:
+        flash(_("其中 %(n)s 件的异议期因缺少法定工作日历无法计算,暂不能决定。", n=len(blocked)), "error")
+    return len(served)
+
+
+@bp.route("/listings/serve", methods=["POST"])
+@roles_required("recorder", "reviewer")
+def listing_serve_many():
+    """Record service of several notices at once (all or nothing)."""
+    ids = sorted({int(v) for v in request.form.getlist("ids") if v.isdigit()})
+    _serve(ids)
+    return redirect(url_for("dueprocess.listing_list", status="unserved"))
+
+
+@bp.route("/listings/<int:listing_id>/serve", methods=["POST"])
+@roles_required("recorder", "reviewer")
+def listing_serve(listing_id: int):
+    _listing_or_404(listing_id)
+    _serve([listing_id])
+    return redirect(url_for("dueprocess.listing_detail", listing_id=listing_id))
 
 
 @bp.route("/listings/<int:listing_id>")
@@ -185,9 +264,13 @@ def listing_detail(listing_id: int):
     blocking = holding_objections(session, listing) if listing.status == ListingStatus.proposed else []
     petitions = petitions_for_firm(session, listing.firm_id)
     history = audit_entries(session, entity="listing", entity_id=str(listing.id), limit=100)
-    people = users_by_id(session, [listing.decided_by_id, *(p.decided_by_id for p in petitions)])
+    people = users_by_id(session, [listing.decided_by_id, listing.served_by_id, *(p.decided_by_id for p in petitions)])
+    proposed = listing.status == ListingStatus.proposed
     return render_template(
         "dueprocess/listing_detail.html",
+        refusal=refusal_to_decide(listing, today()) if proposed else None,
+        blocked_year=deadline_blocked_by(session, listing) if proposed else None,
+        serve_form=_serve_form(),
         listing=listing,
         firm=firm,
         facts=facts,
@@ -272,6 +355,9 @@ def listing_notice(listing_id: int):
         objection_url=url_for("public.objection_new", _external=True),
         bureau=current_app.config.get("BUREAU_NAME") or "",
         notice_no=f"{listing.proposed_on.year}-{listing.id:06d}",
+        working_days=rules.black.objection_working_days,
+        blocked_year=deadline_blocked_by(session, listing),
+        server=users_by_id(session, [listing.served_by_id]).get(listing.served_by_id or 0),
     )
 
 

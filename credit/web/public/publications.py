@@ -24,6 +24,9 @@ from credit.services.publications import (
     publication_detail,
     publication_json,
     publication_xlsx,
+    recent_withdrawals,
+    withdrawal_of,
+    withdrawals,
 )
 from credit.web.db import get_session
 from credit.web.public.routes import bp
@@ -60,7 +63,12 @@ def publication_list():
     session = get_session()
     publications = list_publications(session)
     corrects = numbers_by_id(session, [p.corrects_id for p in publications])
-    return render_template("public/publications.html", publications=publications, corrects=corrects)
+    return render_template(
+        "public/publications.html",
+        publications=publications,
+        corrects=corrects,
+        withdrawn=withdrawals(session, [p.id for p in publications]),
+    )
 
 
 @bp.route("/publications/<number>")
@@ -95,6 +103,7 @@ def publication(number: str):
         lists=lists,
         only=only,
         listed_for=listed_for,
+        withdrawal=withdrawal_of(session, found),
     )
 
 
@@ -146,11 +155,28 @@ def feed():
     _sub(root, "title", _("质量信用红黑榜 · 发布"))
     _sub(root, "subtitle", _("企业质量信用红黑榜定期发布"))
     updated = max((p.published_at for p in publications), default=None)
-    _sub(root, "updated", _rfc3339(updated or utcnow()))
+    updated_element = _sub(root, "updated", _rfc3339(updated or utcnow()))
     _sub(root, "link", rel="self", type="application/atom+xml", href=url_for("public.feed", _external=True))
     _sub(root, "link", rel="alternate", type="text/html", href=url_for("public.publication_list", _external=True))
     author = _sub(root, "author")
     _sub(author, "name", _("市场监督管理局"))
+    # A withdrawal is news of its own: an entry saying so, newest first among the publications.
+    for withdrawal, pub in recent_withdrawals(session):
+        entry = _sub(root, "entry")
+        _sub(entry, "id", f"tag:{authority},{TAG_DATE}:publication/{pub.number}/withdrawal")
+        _sub(entry, "title", _("撤回:质量信用红黑榜 %(number)s", number=pub.number))
+        _sub(entry, "updated", _rfc3339(withdrawal.withdrawn_at))
+        _sub(entry, "published", _rfc3339(withdrawal.withdrawn_at))
+        href = url_for("public.publication", number=pub.number, _external=True)
+        _sub(entry, "link", rel="alternate", type="text/html", href=href)
+        text = _(
+            "%(day)s 撤回发布 %(number)s,理由:%(reason)s",
+            day=withdrawal.withdrawn_on.isoformat(),
+            number=pub.number,
+            reason=withdrawal.reason,
+        )
+        _sub(entry, "summary", text, type="text")
+        updated = max(updated or withdrawal.withdrawn_at, withdrawal.withdrawn_at)
     for pub in publications:
         entry = _sub(root, "entry")
         _sub(entry, "id", f"tag:{authority},{TAG_DATE}:publication/{pub.number}")
@@ -179,5 +205,7 @@ def feed():
         if pub.correction_note:
             summary += " " + _("更正说明:%(note)s", note=pub.correction_note)
         _sub(entry, "summary", summary, type="text")
+    if updated is not None:
+        updated_element.text = _rfc3339(updated)
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
