@@ -1,5 +1,14 @@
 """SQLModel tables, one module per aggregate. Importing this package registers every table."""
 
+from credit.models.announcement import (
+    Announcement,
+    AnnouncementParty,
+    AnnouncementRow,
+    ColumnMapping,
+    FirmNameKey,
+    NameAlias,
+    PartyState,
+)
 from credit.models.apikey import ApiKey, Department
 from credit.models.assessment import FirmAssessment, Listing, ListingStatus, ListKind
 from credit.models.audit import Actor, AuditEntry
@@ -14,6 +23,13 @@ from credit.models.user import Role, User
 
 __all__ = [
     "Actor",
+    "Announcement",
+    "AnnouncementParty",
+    "AnnouncementRow",
+    "ColumnMapping",
+    "FirmNameKey",
+    "NameAlias",
+    "PartyState",
     "ApiKey",
     "ApiRate",
     "AuditEntry",
