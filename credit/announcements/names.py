@@ -38,9 +38,7 @@ ROLE_LABELS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 PARTY_ROLES = ("producer", "commissioner", "importer", "distributor", "seller")
 _LABEL_ROLE = {label: role for role, labels in ROLE_LABELS.items() for label in labels}
-_LABEL_RE = re.compile(
-    r"(" + "|".join(sorted(map(re.escape, _LABEL_ROLE), key=len, reverse=True)) + r")\s*:"
-)
+_LABEL_RE = re.compile(r"(" + "|".join(sorted(map(re.escape, _LABEL_ROLE), key=len, reverse=True)) + r")\s*:")
 # Notes in a trailing bracket that say how the product was handled, not who the firm is.
 _NOTE_RE = re.compile(r"\((?:分装|分装产品|代码[^()]*|原[^()]*|曾用名[^()]*)\)$")
 _BRACKETS = str.maketrans("", "", "()[]{}<>【】〔〕〈〉《》「」『』")
@@ -133,7 +131,11 @@ def split_parties(value: object, default_role: str | None) -> list[tuple[str, st
 
 
 def parties_of(
-    *, producer: object = "", producer_address: object = "", seller: object = "", seller_address: object = "",
+    *,
+    producer: object = "",
+    producer_address: object = "",
+    seller: object = "",
+    seller_address: object = "",
     remark: object = "",
 ) -> list[Party]:
     """Every firm a row names: the producer cell (its unlabelled text is the producer), the seller cell

@@ -113,6 +113,10 @@ class AnnouncementRules:
     seller_records: tuple[str, ...] = ()
     seller_fault_markers: tuple[str, ...] = ()
     serious_items: tuple[str, ...] = ()
+    candidate_count: int = 3
+    candidate_min_score: int = 60
+    branch_penalty: int = 15
+    address_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -347,7 +351,13 @@ def parse_announcement_rules(document: dict[str, Any]) -> AnnouncementRules:
         seller_records=_texts(section.get("seller_records", []), f"{where}.seller_records", SELLER_RECORD_CODES),
         seller_fault_markers=_texts(section.get("seller_fault_markers", []), f"{where}.seller_fault_markers"),
         serious_items=_texts(section.get("serious_items"), f"{where}.serious_items"),
+        candidate_count=_int(section, "candidate_count", where, minimum=1),
+        candidate_min_score=_int(section, "candidate_min_score", where, minimum=0),
+        branch_penalty=_int(section, "branch_penalty", where, minimum=0),
+        address_weight=float(section.get("address_weight", 0)),
     )
+    if not 0 <= rules.address_weight <= 1:
+        raise RuleSetError(f"{where}.address_weight 须在 0 到 1 之间")
     if not rules.record_roles:
         raise RuleSetError(f"{where}.record_roles 不能为空")
     if not rules.serious_items:
