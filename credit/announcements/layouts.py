@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from credit.announcements.names import Party, clean, is_placeholder, looks_like_date, parties_of
+from credit.announcements.names import Party, clean, is_placeholder, looks_like_date, parties_of, tidy
 from credit.clock import parse_past_date
 
 # Canonical fields of an announcement row and the title people know them by.
@@ -230,9 +230,8 @@ def _failed_items(cell: str) -> tuple[list[str], list[str], list[str]]:
     items: list[str] = []
     results: list[str] = []
     limits: list[str] = []
-    text = unicodedata.normalize("NFKC", cell)
-    for chunk in re.split(r"[\n;]+", text):
-        parts = [clean(p) for p in re.split(r"[║|｜]+", chunk)]
+    for chunk in re.split(r"[\n;；]+", cell):
+        parts = [tidy(p) for p in re.split(r"[║|｜]+", chunk)]
         if not parts or not parts[0]:
             continue
         items.append(parts[0])
@@ -255,7 +254,7 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
     extra = [c for c in cells[detected.width :] if c.strip()]
     if extra:
         return skip("extra_cells", f"本行有 {len(cells)} 列,多于表头的 {detected.width} 列(列错位)")
-    product, producer, seller = clean(cell("product")), cell("producer"), cell("seller")
+    product, producer, seller = tidy(cell("product")), cell("producer"), cell("seller")
     if is_placeholder(product) and is_placeholder(producer) and is_placeholder(seller):
         return skip("empty_row", "空行:没有产品,也没有企业")
     for name in ("product", "producer", "seller"):
@@ -304,9 +303,9 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
         if "failed" in positions and not is_placeholder(cell("failed")):
             items, results, limits = _failed_items(_markup(cell("failed")))
         elif not is_placeholder(cell("item")):
-            items = [clean(_markup(cell("item")))]
-            results = [clean(_markup(cell("result") + cell("unit")))]
-            limits = [clean(_markup(cell("limit")))]
+            items = [tidy(_markup(cell("item")))]
+            results = [tidy(_markup(cell("result") + cell("unit")))]
+            limits = [tidy(_markup(cell("limit")))]
         if not items:
             return skip("no_failed_item", "判定为不合格,但没有列明不合格项目")
         if any(looks_like_date(item) for item in items):
@@ -334,7 +333,7 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
         items=tuple(i[:200] for i in items),
         results=tuple(r[:200] for r in results),
         limits=tuple(limit[:200] for limit in limits),
-        remark=clean(cell("remark"))[:1000],
-        details={name: clean(cell(name))[:200] for name in _DETAILS if clean(cell(name))},
+        remark=tidy(cell("remark"))[:1000],
+        details={name: tidy(cell(name))[:200] for name in _DETAILS if tidy(cell(name))},
         raw=header_names,
     )

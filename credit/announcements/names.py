@@ -56,6 +56,13 @@ def clean(value: object) -> str:
     return _SPACE_RE.sub(" ", text).strip()
 
 
+def tidy(value: object) -> str:
+    """A value kept as published (no NFKC: 10⁵ must not become 105), only its line wraps and padding gone."""
+    text = ("" if value is None else str(value)).replace("\u3000", " ")
+    text = _CJK_GAP_RE.sub("", text.strip())
+    return _SPACE_RE.sub(" ", text).strip()
+
+
 def is_placeholder(value: object) -> bool:
     """Whether a cell means "none" (`/`, `—`, `无`, empty…)."""
     return clean(value).casefold() in PLACEHOLDERS

@@ -114,7 +114,7 @@ class AnnouncementRules:
     seller_fault_markers: tuple[str, ...] = ()
     serious_items: tuple[str, ...] = ()
     candidate_count: int = 3
-    candidate_min_score: int = 60
+    candidate_min_score: int = 70
     branch_penalty: int = 15
     address_weight: float = 0.0
 

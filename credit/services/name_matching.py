@@ -162,7 +162,7 @@ class CharacterIndex:
     def weight(self, char: str) -> float:
         """How much sharing this character says (inverse document frequency over the register)."""
         count = self.postings[char][1] if char in self.postings else 0
-        return math.log((len(self.keys) + 1) / (count + 1))
+        return math.log((len(self.keys) + 1) / (count + 1)) + 1  # smoothed: a tiny register still weighs
 
     def name_score(self, key: str, other: str, ratio: float | None = None) -> float:
         """Name similarity 0–100: the mean of rapidfuzz's normalised Indel ratio (order, typos) and the
