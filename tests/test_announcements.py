@@ -363,8 +363,8 @@ def test_samr_layout_from_xlsx_splits_parties_and_reads_every_failed_item(sessio
         (maker.id, "serious"),  # 受委托方
         (producer.id, "general"),
     ]
-    assert events[0].failed_item == "沙门氏菌;菌落总数"
-    assert events[0].failed_limit == "不得检出;≤10⁵CFU/g"
+    assert events[0].failed_item == "沙门氏菌；菌落总数"
+    assert events[0].failed_limit == "不得检出；≤10⁵CFU/g"
     assert events[0].document_no == "东莞市市场监督管理局 2026年第3号 #1"
 
 

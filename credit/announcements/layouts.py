@@ -54,7 +54,7 @@ class Layout:
 
 SAMR = Layout(
     code="samr",
-    label="市场监管总局公告表(序号、标称生产企业名称……公告号、公告日期)",
+    label="市场监管总局公告表（序号、标称生产企业名称……公告号、公告日期）",
     columns={
         "row_no": ("序号",),
         "producer": ("标称生产企业名称", "标称生产者名称", "标称生产企业", "生产企业名称"),
@@ -79,7 +79,7 @@ SAMR = Layout(
 
 PROVINCIAL = Layout(
     code="provincial",
-    label="省局抽检信息表(物料名称、生产商、供应商……判定、发布单位、发布日期)",
+    label="省局抽检信息表（物料名称、生产商、供应商……判定、发布单位、发布日期）",
     columns={
         "product": ("物料名称",),
         "category": ("产品分类",),
@@ -127,7 +127,7 @@ def mapping_problems(columns: dict[str, str]) -> list[str]:
     if not named & {"producer", "seller"}:
         problems.append("须指定生产企业或被抽样单位列")
     if not named & {"outcome", "failed", "item"}:
-        problems.append("须指定判定列或不合格项目列,否则无法区分合格与不合格")
+        problems.append("须指定判定列或不合格项目列，否则无法区分合格与不合格")
     titles = [header_key(t) for t in columns.values() if t.strip()]
     if len(titles) != len(set(titles)):
         problems.append("同一列不能对应两个字段")
@@ -253,16 +253,16 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
 
     extra = [c for c in cells[detected.width :] if c.strip()]
     if extra:
-        return skip("extra_cells", f"本行有 {len(cells)} 列,多于表头的 {detected.width} 列(列错位)")
+        return skip("extra_cells", f"本行有 {len(cells)} 列，多于表头的 {detected.width} 列（列错位）")
     product, producer, seller = tidy(cell("product")), cell("producer"), cell("seller")
     if is_placeholder(product) and is_placeholder(producer) and is_placeholder(seller):
-        return skip("empty_row", "空行:没有产品,也没有企业")
+        return skip("empty_row", "空行：没有产品，也没有企业")
     for name in ("product", "producer", "seller"):
         if looks_like_date(cell(name)):
-            return skip("date_in_name", f"{FIELDS[name]}列是日期「{clean(cell(name))}」(列错位)")
+            return skip("date_in_name", f"{FIELDS[name]}列是日期「{clean(cell(name))}」（列错位）")
     row_no = clean(cell("row_no"))
     if "row_no" in positions and not row_no.isdigit():
-        return skip("bad_row_no", f"序号「{row_no[:40]}」不是数字(列错位)")
+        return skip("bad_row_no", f"序号「{row_no[:40]}」不是数字（列错位）")
 
     outcome = clean(cell("outcome")).casefold()
     if "outcome" in positions and outcome:
@@ -271,7 +271,7 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
         elif outcome in PASS_WORDS:
             failed = False
         else:
-            return skip("bad_outcome", f"判定「{clean(cell('outcome'))[:40]}」既不是合格也不是不合格(列错位?)")
+            return skip("bad_outcome", f"判定「{clean(cell('outcome'))[:40]}」既不是合格也不是不合格（列错位？）")
     elif "failed" in positions:
         failed = True  # a table of failures (不合格产品信息) carries the failed-items column
     elif "outcome" in positions:
@@ -288,12 +288,12 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
     elif defaults.published_on is not None:
         published_on = defaults.published_on
     else:
-        return skip("no_date", "缺少公告日期(表中没有,导入时也未指定)")
+        return skip("no_date", "缺少公告日期（表中没有，导入时也未指定）")
     publisher = clean(cell("publisher")) or clean(defaults.publisher)
     if not publisher:
-        return skip("no_publisher", "缺少发布单位(表中没有,导入时也未指定)")
+        return skip("no_publisher", "缺少发布单位（表中没有，导入时也未指定）")
     if looks_like_date(publisher):
-        return skip("date_in_name", f"发布单位列是日期「{publisher}」(列错位)")
+        return skip("date_in_name", f"发布单位列是日期「{publisher}」（列错位）")
     number = clean(cell("number")) or clean(defaults.number)
 
     items: list[str] = []
@@ -307,9 +307,9 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
             results = [tidy(_markup(cell("result") + cell("unit")))]
             limits = [tidy(_markup(cell("limit")))]
         if not items:
-            return skip("no_failed_item", "判定为不合格,但没有列明不合格项目")
+            return skip("no_failed_item", "判定为不合格，但没有列明不合格项目")
         if any(looks_like_date(item) for item in items):
-            return skip("date_in_name", "不合格项目列是日期(列错位)")
+            return skip("date_in_name", "不合格项目列是日期（列错位）")
 
     parties = parties_of(
         producer=producer,
@@ -319,7 +319,7 @@ def read_row(file_row: int, cells: list[str], detected: Detected, defaults: Defa
         remark=cell("remark"),
     )
     if not parties:
-        return skip("no_firm", "没有列明任何企业(生产企业与被抽样单位均为空)")
+        return skip("no_firm", "没有列明任何企业（生产企业与被抽样单位均为空）")
     header_names = {name: cell(name) for name in positions}
     return SpotCheckRow(
         file_row=file_row,

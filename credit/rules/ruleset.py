@@ -334,7 +334,7 @@ def _texts(values: Any, where: str, allowed: tuple[str, ...] | None = None) -> t
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
         raise RuleSetError(f"{where} 须为由非空文字组成的列表")
     if allowed is not None and (unknown := [v for v in values if v not in allowed]):
-        raise RuleSetError(f"{where} 含未知取值:{', '.join(unknown)};可用:{', '.join(allowed)}")
+        raise RuleSetError(f"{where} 含未知取值：{'、'.join(unknown)}；可用：{'、'.join(allowed)}")
     return tuple(v.strip() for v in values)
 
 

@@ -126,25 +126,25 @@ def _label(row: SpotCheckRow) -> str:
 
 
 def _description(row: SpotCheckRow) -> str:
-    parts = [f"监督抽查公告 {_label(row)} 第 {row.row_key} 行:{row.product or '(未列明产品)'}"]
+    parts = [f"监督抽查公告 {_label(row)} 第 {row.row_key} 行：{row.product or '（未列明产品）'}"]
     details = row.details
     extra = [f"{label}{details[name]}" for name, label in (("spec", "规格型号 "), ("brand", "商标 "), ("batch", "生产日期/批号 "), ("category", "分类 ")) if details.get(name)]  # fmt: skip
     if extra:
         parts.append(",".join(extra))
     if row.failed:
-        parts.append("不合格项目:" + ";".join(row.items))
+        parts.append("不合格项目：" + "；".join(row.items))
         if any(row.results):
-            parts.append("检验结果:" + ";".join(row.results))
+            parts.append("检验结果：" + "；".join(row.results))
         if any(row.limits):
-            parts.append("标准值:" + ";".join(row.limits))
+            parts.append("标准值：" + "；".join(row.limits))
     for party in row.parties:
         parts.append(f"{ROLE_LABELS.get(party.role, party.role)}:{party.name}")
     if details.get("lab"):
-        parts.append(f"检验机构:{details['lab']}")
+        parts.append(f"检验机构：{details['lab']}")
     if details.get("task"):
-        parts.append(f"任务来源:{details['task']}")
+        parts.append(f"任务来源：{details['task']}")
     if row.remark:
-        parts.append(f"备注:{row.remark}")
+        parts.append(f"备注：{row.remark}")
     return "。".join(parts)[:3800]
 
 
@@ -156,9 +156,9 @@ def row_values(row: SpotCheckRow, rules) -> dict:
         "event_type": "spot_check_fail" if row.failed else "spot_check_pass",
         "severity": failure_severity(row.items, rules) if row.failed else None,
         "product": row.product,
-        "failed_item": ";".join(row.items)[:500],
-        "failed_result": ";".join(row.results)[:500] if any(row.results) else "",
-        "failed_limit": ";".join(row.limits)[:500] if any(row.limits) else "",
+        "failed_item": "；".join(row.items)[:500],
+        "failed_result": "；".join(row.results)[:500] if any(row.results) else "",
+        "failed_limit": "；".join(row.limits)[:500] if any(row.limits) else "",
         "document_no": f"{_label(row)} #{row.row_key}"[:100],
         "description": _description(row),
         "cells": row.raw,
@@ -181,7 +181,7 @@ def event_template(announcement_authority: str, published_on: date, values: dict
     _unchecked, errors = parse_event(raw)
     problems = [e for e in errors if e.field != "uscc"]
     if problems:
-        raise AnnouncementError(";".join(e.message for e in problems))
+        raise AnnouncementError("；".join(e.message for e in problems))
     # Every field but the firm is valid: a well-formed code stands in until each party's firm replaces it.
     template, _ = parse_event({**raw, "uscc": STAND_IN_USCC})
     assert template is not None
@@ -223,8 +223,8 @@ def import_announcement(
         detected = detect_layout(header, layouts)
         if detected is None:
             titles = "、".join(h for h in header if h.strip())[:300]
-            hint = f"与列对应关系「{mapping.name}」不符" if mapping else "不是已知的公告表格式;请先保存一个列对应关系"
-            raise ImportFileError([RowError(1, "", f"无法识别的表头({titles}):{hint}")])
+            hint = f"与列对应关系「{mapping.name}」不符" if mapping else "不是已知的公告表格式；请先保存一个列对应关系"
+            raise ImportFileError([RowError(1, "", f"无法识别的表头（{titles}）：{hint}")])
         summary.layout = detected.layout.code
         for number, cells, problems in table:
             if not any(c.strip() for c in cells):
@@ -551,7 +551,7 @@ def save_mapping(session: Session, name: str, columns: dict[str, str], *, user: 
     wanted = {f: clean(t)[:200] for f, t in columns.items() if clean(t)}
     problems = mapping_problems(wanted)
     if problems:
-        raise AnnouncementError(";".join(problems))
+        raise AnnouncementError("；".join(problems))
     mapping = mapping_by_name(session, title)
     if mapping is None:
         mapping = ColumnMapping(name=title, columns=wanted, created_by_id=user.id)  # type: ignore[arg-type]

@@ -112,7 +112,7 @@ def _waiting(session: Session, key: str) -> list[AnnouncementParty]:
         .order_by(AnnouncementParty.id)
     ).all()
     if not parties:
-        raise AnnouncementError(f"队列中没有待确认的名称「{key}」(可能已由他人处理)")
+        raise AnnouncementError(f"队列中没有待确认的名称「{key}」（可能已由他人处理）")
     return list(parties)
 
 
@@ -144,7 +144,7 @@ def confirm_name(session: Session, key: str, firm: Firm, *, recorder: User, note
     if not recorder.has_role("recorder"):
         raise AnnouncementError(f"{recorder.username} 不是录入员")
     if firm.region not in REGIONS:
-        raise AnnouncementError(f"{firm.name} 不在本局辖区({firm.region}),不能记入信用档案")
+        raise AnnouncementError(f"{firm.name} 不在本局辖区（{firm.region}），不能记入信用档案")
     parties = _waiting(session, key)
     decision = Decision(parties=len(parties))
     now = utcnow()

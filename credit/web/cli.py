@@ -165,20 +165,20 @@ def import_announcement_command(
             session.rollback()
             for error in summary.errors:
                 click.echo(str(error), err=True)
-            fail(f"{file.name}: 未导入任何数据。")
+            fail(f"{file.name}：未导入任何数据。")
     if as_json:
         click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
         return
     click.echo(
-        f"{summary.rows} 行(合格 {summary.passes},不合格 {summary.failures}):"
-        f"自动匹配 {summary.matched},待确认 {summary.to_confirm},未匹配 {summary.unmatched},"
-        f"非本辖区 {summary.out_of_jurisdiction};已导入过 {summary.already_imported} 行,"
-        f"新增待审核事件 {summary.events_created},跳过 {len(summary.skipped)} 行。"
+        f"{summary.rows} 行（合格 {summary.passes}，不合格 {summary.failures}）："
+        f"自动匹配 {summary.matched}，待确认 {summary.to_confirm}，未匹配 {summary.unmatched}，"
+        f"非本辖区 {summary.out_of_jurisdiction}；已导入过 {summary.already_imported} 行，"
+        f"新增待审核事件 {summary.events_created}，跳过 {len(summary.skipped)} 行。"
     )
     for skip in summary.skipped:
-        click.echo(f"  跳过第 {skip.file_row} 行:{skip.detail}")
+        click.echo(f"  跳过第 {skip.file_row} 行：{skip.detail}")
     for item in summary.announcements:
-        click.echo(f"  公告 {item['label']}:{item['rows']} 行,批次 #{item['batch_id']}")
+        click.echo(f"  公告 {item['label']}：{item['rows']} 行，批次 #{item['batch_id']}")
 
 
 def _date(value: str | None) -> date | None:
