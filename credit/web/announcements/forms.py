@@ -28,7 +28,7 @@ class UploadForm(FlaskForm):
 class ConfirmImportForm(FlaskForm):
     """The previewed file, carried back unchanged to be imported."""
 
-    data = HiddenField(validators=[DataRequired()])
+    payload = HiddenField(validators=[DataRequired()])
     filename = HiddenField()
     mapping = HiddenField()
     publisher = HiddenField()

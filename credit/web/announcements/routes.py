@@ -194,7 +194,7 @@ def announcement_list():
             if summary.ok:
                 confirm = ConfirmImportForm(
                     formdata=None,
-                    data=base64.b64encode(data).decode("ascii"),
+                    payload=base64.b64encode(data).decode("ascii"),
                     filename=filename,
                     mapping=form.mapping.data or "",
                     publisher=form.publisher.data or "",
@@ -226,7 +226,7 @@ def announcement_import():
         flash(_("请重新上传公告文件。"), "error")
         return redirect(url_for("announcements.announcement_list"))
     try:
-        data = base64.b64decode(form.data.data or "", validate=True)
+        data = base64.b64decode(form.payload.data or "", validate=True)
     except (binascii.Error, ValueError):
         flash(_("请重新上传公告文件。"), "error")
         return redirect(url_for("announcements.announcement_list"))
