@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A cell that means "none": announcements print these where a column does not apply (SPEC issue 13).
 PLACEHOLDERS = frozenset(
@@ -49,11 +50,15 @@ _BRANCH_RE = re.compile(r"^(.+?公司)(.+?(?:分公司|分店|分厂|分部|营�
 _DATE_RE = re.compile(r"^\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?$|^\d{4}-\d{2}-\d{2}[ T][\d:]+$")
 
 
+@lru_cache(maxsize=65536)
+def _clean(text: str) -> str:
+    text = _CJK_GAP_RE.sub("", unicodedata.normalize("NFKC", text).strip())
+    return _SPACE_RE.sub(" ", text).strip()
+
+
 def clean(value: object) -> str:
     """A cell as people read it: NFKC, line wraps inside Chinese text removed, other spaces single."""
-    text = unicodedata.normalize("NFKC", "" if value is None else str(value))
-    text = _CJK_GAP_RE.sub("", text.strip())
-    return _SPACE_RE.sub(" ", text).strip()
+    return _clean("" if value is None else str(value))  # cells repeat a lot: names, dates, publishers
 
 
 def tidy(value: object) -> str:
@@ -73,6 +78,7 @@ def looks_like_date(value: str) -> bool:
     return bool(_DATE_RE.match(clean(value)))
 
 
+@lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     """The matching key of a firm name (see the module docstring); equal keys name one firm."""
     text = unicodedata.normalize("NFKC", name or "")

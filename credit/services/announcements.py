@@ -169,7 +169,6 @@ def event_template(announcement_authority: str, published_on: date, values: dict
     """The event a row makes, checked by the same validation as every entry point (the firm is filled
     in per party). Raises AnnouncementError when the row's values fail it."""
     raw = {
-        "uscc": "",
         "event_type": values["event_type"],
         "occurred_on": published_on.isoformat(),
         "document_no": values["document_no"],
@@ -178,13 +177,10 @@ def event_template(announcement_authority: str, published_on: date, values: dict
         "product": values["product"],
         "description": values["description"],
     }
-    _unchecked, errors = parse_event(raw)
-    problems = [e for e in errors if e.field != "uscc"]
-    if problems:
-        raise AnnouncementError("；".join(e.message for e in problems))
-    # Every field but the firm is valid: a well-formed code stands in until each party's firm replaces it.
-    template, _ = parse_event({**raw, "uscc": STAND_IN_USCC})
-    assert template is not None
+    # Every field but the firm is checked here: a well-formed code stands in until each party's firm replaces it.
+    template, errors = parse_event({**raw, "uscc": STAND_IN_USCC})
+    if template is None:
+        raise AnnouncementError("；".join(e.message for e in errors))
     return template
 
 
