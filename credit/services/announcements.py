@@ -43,7 +43,7 @@ from credit.models import (
     utcnow,
 )
 from credit.rules.spotcheck import failure_severity, record_owners
-from credit.services.event_import import audit_batch, event_row
+from credit.services.event_import import audit_batch, event_row, existing_keys
 from credit.services.event_input import EventInput, parse_event
 from credit.services.name_matching import rank_candidates, refresh_name_keys, resolve_exact
 from credit.services.rulesets import active_ruleset
@@ -354,7 +354,7 @@ def import_announcement(
                     )
                 )
                 event_parties.append(len(parties) - 1)
-        existing = _existing_event_ids(session, [(e["firm_id"], e["event_type"], e["document_no"]) for e in events])
+        existing = existing_keys(session, [(e["firm_id"], e["event_type"], e["document_no"]) for e in events])
         new_events = [e for e in events if (e["firm_id"], e["event_type"], e["document_no"]) not in existing]
         new_ids = iter(_insert_events(session, new_events))
         for event, index in zip(events, event_parties, strict=True):
@@ -505,22 +505,6 @@ def _insert_events(session: Session, events: list[dict]) -> list[int]:
         )
         ids += [r[0] for r in result]
     return ids
-
-
-def _existing_event_ids(session: Session, keys: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], int]:
-    from sqlalchemy import tuple_
-
-    found: dict[tuple[int, str, str], int] = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
-        rows = session.exec(
-            select(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no, CreditEvent.id).where(
-                tuple_(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no).in_(chunk),
-                col(CreditEvent.corrects_id).is_(None),
-            )
-        ).all()
-        found.update({(r[0], r[1], r[2]): r[3] for r in rows})  # type: ignore[misc]
-    return found
 
 
 def _usccs(session: Session, firm_ids: set[int]) -> dict[int, str]:

@@ -73,18 +73,19 @@ def _firm_ids(session: Session, usccs: set[str]) -> dict[str, int]:
     return found
 
 
-def existing_keys(session: Session, keys: list[tuple[int, str, str]]) -> set[tuple[int, str, str]]:
-    """Which natural keys (firm id, type, document number) are already on file as original records."""
-    found: set[tuple[int, str, str]] = set()
+def existing_keys(session: Session, keys: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], int]:
+    """The natural keys (firm id, type, document number) already on file as original records, with the id
+    of the record that holds each."""
+    found: dict[tuple[int, str, str], int] = {}
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         rows = session.exec(
-            select(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no).where(
+            select(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no, CreditEvent.id).where(
                 tuple_(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no).in_(chunk),
                 col(CreditEvent.corrects_id).is_(None),
             )
         ).all()
-        found.update((r[0], r[1], r[2]) for r in rows)
+        found.update({(r[0], r[1], r[2]): r[3] for r in rows})  # type: ignore[misc]
     return found
 
 
