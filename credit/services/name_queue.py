@@ -92,6 +92,7 @@ def waiting_names(
             .join(Announcement, col(Announcement.id) == AnnouncementParty.announcement_id)
             .where(*where, col(AnnouncementParty.name_key).in_(list(items)))
             .order_by(AnnouncementParty.id)
+            .limit(limit * 20)  # examples only: a chain store's spelling may wait on thousands of rows
         ).all()
         for key, role, product, authority, number, published_on in details:
             item = items[key]

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from credit.announcements.layouts import FIELDS, Defaults
@@ -233,7 +234,11 @@ def announcement_import():
     defaults = _defaults(form.publisher.data or "", form.number.data or "", form.published_on.data or "")
     if defaults is None:
         return redirect(url_for("announcements.announcement_list"))
-    summary = _run(data, form.filename.data or "announcement", form.mapping.data or "", defaults, dry_run=False)
+    try:
+        summary = _run(data, form.filename.data or "announcement", form.mapping.data or "", defaults, dry_run=False)
+    except IntegrityError:  # the same announcement was being imported by someone else at this moment
+        flash(_("同一公告正由他人导入，请稍后重试（重复导入不会新增记录）。"), "error")
+        return redirect(url_for("announcements.announcement_list"))
     if not summary.ok:
         for error in summary.errors:
             flash(str(error), "error")
@@ -272,12 +277,12 @@ def announcement_detail(announcement_id: int):
         .limit(1000)
     ).all()
     parties: dict[int, list[AnnouncementParty]] = {}
-    for party in session.exec(
-        select(AnnouncementParty)
-        .where(AnnouncementParty.announcement_id == announcement_id)
-        .order_by(AnnouncementParty.id)
-    ).all():
-        parties.setdefault(party.row_id, []).append(party)
+    shown = [r.id for r in rows]
+    if shown:
+        for party in session.exec(
+            select(AnnouncementParty).where(col(AnnouncementParty.row_id).in_(shown)).order_by(AnnouncementParty.id)
+        ).all():
+            parties.setdefault(party.row_id, []).append(party)
     pending = session.exec(
         select(func.count())
         .select_from(CreditEvent)
