@@ -536,3 +536,15 @@ def test_the_cli_prints_the_summary_as_json(runner, tx, tmp_path):
     assert refused.exit_code == 1 and "无法识别的表头" in refused.output
     future = runner.invoke(args=["credit", "import-announcement", str(bad), "--date", "2027-01-01"])
     assert future.exit_code == 1 and "晚于今天" in future.output
+
+
+def test_a_preview_is_the_import_rolled_back(session, recorder):
+    make_firm(session, name="重庆市天润食品开发有限公司")
+    before = counts(session)
+    preview = import_announcement(session, SAMPLE, recorder=recorder, dry_run=True, preview_rows=5)
+    assert counts(session) == before
+    assert len(preview.preview) == 5 and preview.preview[0]["row"] == 2
+    real = import_announcement(session, SAMPLE, recorder=recorder)
+    keys = ("rows", "passes", "failures", "matched", "to_confirm", "unmatched", "out_of_jurisdiction", "skipped")
+    assert {k: preview.as_dict()[k] for k in keys} == {k: real.as_dict()[k] for k in keys}
+    assert real.events_created == preview.events_created == 14
