@@ -548,3 +548,21 @@ def test_a_preview_is_the_import_rolled_back(session, recorder):
     keys = ("rows", "passes", "failures", "matched", "to_confirm", "unmatched", "out_of_jurisdiction", "skipped")
     assert {k: preview.as_dict()[k] for k in keys} == {k: real.as_dict()[k] for k in keys}
     assert real.events_created == preview.events_created == 14
+
+
+def test_the_name_index_follows_new_and_renamed_firms(session, recorder):
+    from credit.services.firms import update_firm
+    from credit.services.name_matching import refresh_name_keys
+
+    firm = make_firm(session, name="东莞市旧名食品有限公司")
+    assert refresh_name_keys(session) >= 1 and refresh_name_keys(session) == 0
+    data = FirmCreate.model_validate(
+        {**firm.model_dump(include=set(FirmCreate.model_fields)), "name": "东莞市新名食品有限公司"}
+    )
+    update_firm(session, firm, data)
+    assert refresh_name_keys(session) == 1
+    summary = import_announcement(
+        session, csv_bytes(PROVINCIAL, [provincial("月饼", "东莞市新名食品有限公司", "乙")]), recorder=recorder
+    )
+    assert summary.matched == 1
+    assert session.exec(select(AuditEntry).where(AuditEntry.action == "reindex")).first() is not None

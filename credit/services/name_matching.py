@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from credit.announcements.names import clean, name_key, split_branch
 from credit.models import Firm, FirmNameKey, NameAlias
@@ -48,41 +48,50 @@ def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def refresh_name_keys(session: Session, *, progress: Callable[[int], None] | None = None) -> int:
     """Bring the register's normalised-name index in step with the firm table (new firms, changed names);
-    returns how many firms were (re)indexed. Set-based writes, audited as one act."""
+    returns how many firms were (re)indexed. Set-based writes, window by window of firm ids (bounded
+    memory at a million firms), audited as one act."""
     key_table = FirmNameKey.__table__  # type: ignore[attr-defined]
-    stale = session.exec(
-        select(Firm.id, Firm.name, FirmNameKey.firm_id)
-        .outerjoin(FirmNameKey, col(FirmNameKey.firm_id) == Firm.id)
-        .where((col(FirmNameKey.firm_id).is_(None)) | (FirmNameKey.name != Firm.name))
-    ).all()
-    if not stale:
-        return 0
-    added = [{"firm_id": i, "name": name, "name_key": name_key(name)} for i, name, known in stale if known is None]
-    changed = [{"b_id": i, "b_name": name, "b_key": name_key(name)} for i, name, known in stale if known is not None]
     connection = session.connection()
-    for start in range(0, len(added), CHUNK * 5):
-        connection.execute(insert(key_table), added[start : start + CHUNK * 5])
-        if progress:
-            progress(len(added[start : start + CHUNK * 5]))
-    if changed:
-        connection.execute(
-            update(key_table)
-            .where(key_table.c.firm_id == bindparam("b_id"))
-            .values(name=bindparam("b_name"), name_key=bindparam("b_key")),
-            changed,
-        )
-    write_audit(
-        session,
-        [
-            audit_row(
-                session.info["actor"],
-                action="reindex",
-                entity="firm_name_key",
-                after={"added": len(added), "changed": len(changed)},
+    highest = session.exec(select(func.max(Firm.id))).one() or 0
+    added = changed = 0
+    window = CHUNK * 25
+    for low in range(0, highest, window):
+        stale = connection.execute(
+            select(Firm.id, Firm.name, FirmNameKey.firm_id)
+            .outerjoin(FirmNameKey, col(FirmNameKey.firm_id) == Firm.id)
+            .where(Firm.id > low, Firm.id <= low + window)  # type: ignore[operator]
+            .where((col(FirmNameKey.firm_id).is_(None)) | (FirmNameKey.name != Firm.name))
+        ).all()
+        new = [{"firm_id": i, "name": name, "name_key": name_key(name)} for i, name, known in stale if known is None]
+        renamed = [
+            {"b_id": i, "b_name": name, "b_key": name_key(name)} for i, name, known in stale if known is not None
+        ]
+        if new:
+            connection.execute(insert(key_table), new)
+        if renamed:
+            connection.execute(
+                update(key_table)
+                .where(key_table.c.firm_id == bindparam("b_id"))
+                .values(name=bindparam("b_name"), name_key=bindparam("b_key")),
+                renamed,
             )
-        ],
-    )
-    return len(stale)
+        added += len(new)
+        changed += len(renamed)
+        if progress and stale:
+            progress(len(stale))
+    if added or changed:
+        write_audit(
+            session,
+            [
+                audit_row(
+                    session.info["actor"],
+                    action="reindex",
+                    entity="firm_name_key",
+                    after={"added": added, "changed": changed},
+                )
+            ],
+        )
+    return added + changed
 
 
 @dataclass(frozen=True)
