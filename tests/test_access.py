@@ -63,6 +63,13 @@ PAGES: dict[str, tuple[str, object]] = {
     "admin.api_keys": ("/admin/api-keys", {"admin"}),
     "checks.check_log": ("/admin/checks", {"admin"}),
     "checks.check_log_csv": ("/admin/checks.csv", {"admin"}),
+    "announcements.announcement_list": ("/admin/announcements", {"recorder", "reviewer"}),
+    "announcements.announcement_detail": ("/admin/announcements/{announcement_id}", STAFF),
+    "announcements.queue": ("/admin/announcements/queue", {"recorder"}),
+    "announcements.register_firm": ("/admin/announcements/queue/register?key={name_key}", {"recorder"}),
+    "announcements.referral_list": ("/admin/announcements/referrals", STAFF),
+    "announcements.referral_csv": ("/admin/announcements/referrals.csv", STAFF),
+    "announcements.mappings": ("/admin/announcements/mappings", {"recorder"}),
 }
 # POST-only endpoints: (path, roles allowed)
 ACTIONS: dict[str, tuple[str, object]] = {
@@ -79,6 +86,9 @@ ACTIONS: dict[str, tuple[str, object]] = {
     "dueprocess.listing_serve": ("/admin/listings/{listing_id}/serve", {"recorder", "reviewer"}),
     "dueprocess.listing_serve_many": ("/admin/listings/serve", {"recorder", "reviewer"}),
     "dueprocess.petition_decide": ("/admin/petitions/{petition_id}/decide", {"reviewer"}),
+    "announcements.announcement_import": ("/admin/announcements/import", {"recorder"}),
+    "announcements.confirm_name": ("/admin/announcements/queue/confirm", {"recorder"}),
+    "announcements.mark_name_outside": ("/admin/announcements/queue/outside", {"recorder"}),
 }
 
 
@@ -164,7 +174,19 @@ def ids(tx) -> dict:
         from credit.services.apikeys import create_api_key
 
         key = create_api_key(s, department="测试部门", scopes="check").key
+        from credit.announcements.layouts import Defaults
+        from credit.announcements.names import name_key
+        from credit.services.announcements import import_announcement
+
+        announced = import_announcement(
+            s,
+            "序号,标称生产企业名称,被抽样单位名称,食品名称,公告日期\n1,外地某食品有限公司,某超市,腊肠,2026-01-10\n".encode(),
+            recorder=recorder,
+            defaults=Defaults(publisher="某省市场监督管理局"),
+        )
         return {
+            "announcement_id": announced.announcements[0]["announcement_id"],
+            "name_key": name_key("外地某食品有限公司"),
             "key_id": key.id,
             "receipt": check.receipt,
             "uscc": firm.uscc,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -217,3 +218,59 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
     expect(public.get_by_text("东市监罚〔2026〕101号")).to_be_visible()
     for page in (recorder, reviewer, public):
         page.context.close()
+
+
+def test_announcement_upload_confirm_a_name_and_a_reviewer_approves(browser: Browser, live_url: str, tx, tmp_path):
+    """Issue 13: a recorder uploads an announcement, confirms one uncertain match, a reviewer approves the batch."""
+    import csv as csv_module
+
+    from credit.services.rulesets import ensure_default_ruleset
+
+    with tx() as s:
+        ensure_default_ruleset(s)
+        make_user(s, username="recorder", role="recorder", display_name="李录入")
+        make_user(s, username="reviewer", role="reviewer", display_name="王审核")
+        firm = make_firm(s, name="东莞市浏览器豆制品有限公司", region="虎门镇")
+    header = "信息来源,搜索条件,物料名称,产品分类,生产商,供应商,生产日期,批号,项目分类,检测项目,单位,检测结果,限量值,判定,发布单位,发布日期,备注"
+    path = tmp_path / "广东抽检公告.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv_module.writer(fh)
+        writer.writerow(header.split(","))
+        writer.writerow(["食品伙伴网", "", "腐竹", "豆制品", firm.name + " ", "东莞市某超市 ", "2026-10-09", "", "", "", "",
+                         "", "", "合格", "国内监督抽查(广东市场监管局)", "2026-10-09", ""])  # fmt: skip
+        writer.writerow(["食品伙伴网", "", "豆干", "豆制品", "东莞浏览器豆制品有限责任公司 ", "东莞市某超市 ", "2026-10-09",
+                         "", "", "铅(以Pb计)", "mg/kg", "1.2", "≤0.5mg/kg", "不合格", "国内监督抽查(广东市场监管局)",
+                         "2026-10-09", ""])  # fmt: skip
+
+    recorder = browser.new_context(locale="zh-CN").new_page()
+    log_in(recorder, live_url, "recorder")
+    recorder.get_by_role("link", name="抽查公告", exact=True).first.click()
+    recorder.get_by_label("公告文件（CSV 或 XLSX）").set_input_files(str(path))
+    recorder.get_by_role("button", name="预览").click()
+    expect(recorder.get_by_role("heading", name="预览（尚未导入）")).to_be_visible()
+    summary = recorder.locator("table.summary tbody tr")
+    expect(summary).to_contain_text("2")
+    recorder.screenshot(path=str(tmp_path / "announcement_preview.png"), full_page=True)
+    recorder.get_by_role("button", name="确认导入").click()
+    expect(recorder.get_by_text("已导入：2 行")).to_be_visible()
+    item = recorder.get_by_role("region", name="东莞浏览器豆制品有限责任公司")
+    item.get_by_label(re.compile("东莞市浏览器豆制品有限公司")).check()
+    item.get_by_role("button", name="确认为该企业").click()
+    expect(recorder.get_by_text("已确认为 东莞市浏览器豆制品有限公司")).to_be_visible()
+    expect(recorder.get_by_text("没有待确认的企业名称。")).to_be_visible()
+    recorder.screenshot(path=str(tmp_path / "announcement_queue.png"), full_page=True)
+    recorder.context.close()
+
+    reviewer = browser.new_context(locale="zh-CN").new_page()
+    log_in(reviewer, live_url, "reviewer")
+    reviewer.get_by_role("link", name="导入", exact=True).click()
+    row = reviewer.get_by_role("row").filter(has_text="广东抽检公告.csv")
+    expect(row).to_contain_text("2")
+    row.get_by_role("button", name="批量审核通过").click()
+    expect(reviewer.get_by_text("审核通过 2 条")).to_be_visible()
+    reviewer.goto(f"{live_url}/admin/firms/{firm.uscc}")
+    events = reviewer.locator("table.events")
+    expect(events).to_contain_text("监督抽查不合格")
+    expect(events).to_contain_text("已生效")
+    reviewer.screenshot(path=str(tmp_path / "announcement_firm.png"), full_page=True)
+    reviewer.context.close()

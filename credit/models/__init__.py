@@ -1,5 +1,14 @@
 """SQLModel tables, one module per aggregate. Importing this package registers every table."""
 
+from credit.models.announcement import (
+    Announcement,
+    AnnouncementParty,
+    AnnouncementRow,
+    ColumnMapping,
+    FirmNameKey,
+    NameAlias,
+    PartyState,
+)
 from credit.models.apikey import ApiKey, Department
 from credit.models.assessment import FirmAssessment, Listing, ListingStatus, ListKind
 from credit.models.audit import Actor, AuditEntry
@@ -15,10 +24,14 @@ from credit.models.user import Role, User
 
 __all__ = [
     "Actor",
+    "Announcement",
+    "AnnouncementParty",
+    "AnnouncementRow",
     "ApiKey",
     "ApiRate",
     "AuditEntry",
     "CalendarYear",
+    "ColumnMapping",
     "CreditCheck",
     "CreditEvent",
     "Department",
@@ -26,10 +39,13 @@ __all__ = [
     "Firm",
     "FirmAssessment",
     "FirmCreate",
+    "FirmNameKey",
     "ImportBatch",
     "ListKind",
     "Listing",
     "ListingStatus",
+    "NameAlias",
+    "PartyState",
     "Petition",
     "PetitionKind",
     "PetitionStatus",

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Numeric, Text, text
+from sqlalchemy import Column, Index, Numeric, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from credit.models.base import utcnow
@@ -92,6 +92,10 @@ class CreditEvent(SQLModel, table=True):
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     person_name: str = Field(default="", max_length=50)
     certificate_no: str = Field(default="", max_length=100)
+    # A spot-check failure's failed item(s), the result and the limit, as the announcement printed them.
+    failed_item: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
+    failed_result: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
+    failed_limit: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
     rectifies_id: int | None = Field(default=None, foreign_key="credit_event.id")
     corrects_id: int | None = Field(default=None, foreign_key="credit_event.id")
     correction_reason: str = Field(default="", max_length=1000)

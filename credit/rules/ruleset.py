@@ -101,6 +101,24 @@ class PublicRules:
     shown_while_counting: tuple[str, ...] = ()  # honours shown on the public page while they count
 
 
+ANNOUNCEMENT_ROLES = ("producer", "commissioner", "importer", "distributor")
+SELLER_RECORD_CODES = ("seller_at_fault", "no_producer")
+
+
+@dataclass(frozen=True)
+class AnnouncementRules:
+    """Spot-check announcements: whose file a result goes on and which failed items are serious."""
+
+    record_roles: tuple[str, ...] = ("producer",)
+    seller_records: tuple[str, ...] = ()
+    seller_fault_markers: tuple[str, ...] = ()
+    serious_items: tuple[str, ...] = ()
+    candidate_count: int = 3
+    candidate_min_score: int = 70
+    branch_penalty: int = 15
+    address_weight: float = 0.0
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """One version of the rules. `version` is 0 for a document not yet stored."""
@@ -119,6 +137,7 @@ class RuleSet:
     supervision: dict[str, float]
     document: dict[str, Any] = field(compare=False, repr=False)
     version: int = 0
+    announcements: AnnouncementRules = field(default_factory=lambda: AnnouncementRules(), compare=False)
 
     def rule_for(self, event_type: str, severity: str | None) -> PointRule | None:
         """The point rule of an event: by type and severity, or by type alone."""
@@ -300,6 +319,7 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
     ):
         raise RuleSetError("supervision 须为 A、B、C、D 各一个 0 到 1 之间的比例")
     return RuleSet(
+        announcements=parse_announcement_rules(document),
         name=str(document.get("name", "")),
         base_score=_int(document, "base_score", "规则集"),
         positive_cap=_int(document, "positive_cap", "规则集", minimum=0),
@@ -315,6 +335,51 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
         document=document,
         version=version,
     )
+
+
+def _texts(values: Any, where: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise RuleSetError(f"{where} 须为由非空文字组成的列表")
+    if allowed is not None and (unknown := [v for v in values if v not in allowed]):
+        raise RuleSetError(f"{where} 含未知取值：{'、'.join(unknown)}；可用：{'、'.join(allowed)}")
+    return tuple(v.strip() for v in values)
+
+
+def parse_announcement_rules(document: dict[str, Any]) -> AnnouncementRules:
+    """The [announcements] section; a version saved before it existed takes the default file's."""
+    section = document.get("announcements")
+    if section is None:
+        section = _default_announcements()
+    if not isinstance(section, dict):
+        raise RuleSetError("announcements 须为一个表")
+    where = "announcements"
+    rules = AnnouncementRules(
+        record_roles=_texts(section.get("record_roles"), f"{where}.record_roles", ANNOUNCEMENT_ROLES),
+        seller_records=_texts(section.get("seller_records", []), f"{where}.seller_records", SELLER_RECORD_CODES),
+        seller_fault_markers=_texts(section.get("seller_fault_markers", []), f"{where}.seller_fault_markers"),
+        serious_items=_texts(section.get("serious_items"), f"{where}.serious_items"),
+        candidate_count=_int(section, "candidate_count", where, minimum=1),
+        candidate_min_score=_int(section, "candidate_min_score", where, minimum=0),
+        branch_penalty=_int(section, "branch_penalty", where, minimum=0),
+        address_weight=float(section.get("address_weight", 0)),
+    )
+    if not 0 <= rules.address_weight <= 1:
+        raise RuleSetError(f"{where}.address_weight 须在 0 到 1 之间")
+    if not rules.record_roles:
+        raise RuleSetError(f"{where}.record_roles 不能为空")
+    if not rules.serious_items:
+        raise RuleSetError(f"{where}.serious_items 不能为空")
+    return rules
+
+
+_DEFAULT_ANNOUNCEMENTS: dict[str, Any] | None = None
+
+
+def _default_announcements() -> dict[str, Any]:
+    global _DEFAULT_ANNOUNCEMENTS
+    if _DEFAULT_ANNOUNCEMENTS is None:
+        _DEFAULT_ANNOUNCEMENTS = tomllib.loads(DEFAULT_PATH.read_text(encoding="utf-8"))["announcements"]
+    return _DEFAULT_ANNOUNCEMENTS
 
 
 def load_document(text: str) -> dict[str, Any]:

@@ -73,21 +73,25 @@ def _firm_ids(session: Session, usccs: set[str]) -> dict[str, int]:
     return found
 
 
-def _existing_keys(session: Session, keys: list[tuple[int, str, str]]) -> set[tuple[int, str, str]]:
-    found: set[tuple[int, str, str]] = set()
+def existing_keys(session: Session, keys: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], int]:
+    """The natural keys (firm id, type, document number) already on file as original records, with the id
+    of the record that holds each."""
+    found: dict[tuple[int, str, str], int] = {}
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         rows = session.exec(
-            select(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no).where(
+            select(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no, CreditEvent.id).where(
                 tuple_(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no).in_(chunk),
                 col(CreditEvent.corrects_id).is_(None),
             )
         ).all()
-        found.update((r[0], r[1], r[2]) for r in rows)
+        found.update({(r[0], r[1], r[2]): r[3] for r in rows})  # type: ignore[misc]
     return found
 
 
-def _row(data: EventInput, firm_id: int, batch: ImportBatch, recorder: User, now) -> dict:
+def event_row(data: EventInput, firm_id: int, *, batch_id: int, recorder_id: int, now, **extra: str) -> dict:
+    """The column values of a pending imported event, for a set-based insert (`extra`: the failed item,
+    result and limit of a spot-check failure)."""
     return {
         "firm_id": firm_id,
         "event_type": data.event_type,
@@ -101,14 +105,17 @@ def _row(data: EventInput, firm_id: int, batch: ImportBatch, recorder: User, now
         "description": data.description,
         "person_name": data.person_name,
         "certificate_no": data.certificate_no,
+        "failed_item": extra.get("failed_item", ""),
+        "failed_result": extra.get("failed_result", ""),
+        "failed_limit": extra.get("failed_limit", ""),
         "rectifies_id": None,
         "corrects_id": None,
         "correction_reason": "",
         "status": EventStatus.pending.value,
         "source": "import",
-        "import_batch_id": batch.id,
+        "import_batch_id": batch_id,
         "api_key_id": None,
-        "recorded_by_id": recorder.id,
+        "recorded_by_id": recorder_id,
         "recorded_at": now,
         "reviewed_by_id": None,
         "reviewed_at": None,
@@ -185,7 +192,7 @@ def import_events(
     )
     session.add(batch)
     session.flush()
-    existing = _existing_keys(session, [(firms[e.uscc], e.event_type, e.document_no) for _, e in parsed])
+    existing = existing_keys(session, [(firms[e.uscc], e.event_type, e.document_no) for _, e in parsed])
     now = utcnow()
     plain: list[dict] = []
     linked: list[tuple[int, EventInput]] = []
@@ -195,7 +202,7 @@ def import_events(
         elif EVENT_TYPES[event.event_type].closes_failure:
             linked.append((number, event))  # after the failures of this file are in
         else:
-            plain.append(_row(event, firms[event.uscc], batch, recorder, now))
+            plain.append(event_row(event, firms[event.uscc], batch_id=batch.id, recorder_id=recorder.id, now=now))  # type: ignore[arg-type]
     for start in range(0, len(plain), CHUNK):
         session.execute(insert(CreditEvent), plain[start : start + CHUNK])
         if progress:
@@ -206,7 +213,7 @@ def import_events(
         except EventError as exc:
             report.errors += [RowError(number, e.field, e.message) for e in exc.errors]
             continue
-        row = _row(event, firms[event.uscc], batch, recorder, now)
+        row = event_row(event, firms[event.uscc], batch_id=batch.id, recorder_id=recorder.id, now=now)  # type: ignore[arg-type]
         row["rectifies_id"] = record.rectifies_id
         session.execute(insert(CreditEvent), [row])
         if progress:
@@ -224,7 +231,15 @@ def import_events(
     session.add(batch)
     session.flush()
     report.batch_id = batch.id
-    # The rows of a bulk import are audited as one act: the batch, its file's fingerprint and counts.
+    audit_batch(session, batch)
+    if approve_as is not None and report.created:
+        report.approved = approve_batch(session, batch, approve_as).approved
+    savepoint.commit()
+    return report
+
+
+def audit_batch(session: Session, batch: ImportBatch, **extra: object) -> None:
+    """The rows of a bulk import are audited as one act: the batch, its file's fingerprint and counts."""
     write_audit(
         session,
         [
@@ -239,14 +254,11 @@ def import_events(
                     "rows": batch.rows,
                     "created": batch.created,
                     "skipped": batch.skipped,
+                    **extra,
                 },
             )
         ],
     )
-    if approve_as is not None and report.created:
-        report.approved = approve_batch(session, batch, approve_as).approved
-    savepoint.commit()
-    return report
 
 
 def template_rows() -> list[list[str]]:

@@ -164,3 +164,17 @@ def read_table(
         if not any(texts):
             continue
         yield number, {name: (texts[index] if index < len(texts) else "") for name, index in positions.items()}
+
+
+def raw_table(data: bytes, filename: str = "") -> Iterator[tuple[int, list[str], list[RowError]]]:
+    """(row number, cell texts, problems) of every row of a CSV or XLSX, the header as row 1, for files
+    whose columns are not known in advance (published announcements). A number cell that no longer holds
+    what was typed is never passed on altered: its text is "" and a RowError says why."""
+    rows = _xlsx_rows(data) if detect_format(filename, data) == "xlsx" else _csv_rows(data)
+    for number, record in enumerate(rows, start=1):
+        problems = [
+            RowError(number, str(index + 1), _inexact_reason(value))
+            for index, value in enumerate(record)
+            if _inexact(value)
+        ]
+        yield number, ["" if _inexact(v) else _cell(v) for v in record], problems

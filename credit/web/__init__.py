@@ -59,6 +59,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from credit.web.admin.routes import bp as admin_bp
+    from credit.web.announcements.routes import bp as announcements_bp
     from credit.web.api.routes import bp as api_bp
     from credit.web.auth.routes import bp as auth_bp
     from credit.web.checks.routes import bp as checks_bp
@@ -74,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(records_bp, url_prefix="/admin")
     app.register_blueprint(rules_bp, url_prefix="/admin")
     app.register_blueprint(dueprocess_bp, url_prefix="/admin")
+    app.register_blueprint(announcements_bp, url_prefix="/admin")
     app.register_blueprint(checks_bp)  # /check for checkers, /admin/checks for admins
 
 
