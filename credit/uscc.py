@@ -6,8 +6,8 @@ It has 18 characters:
 ====  ===========================================================
  pos  meaning
 ====  ===========================================================
-   1  登记管理部门码 (registration authority, e.g. ``9`` = 工商)
-   2  机构类别码 (organisation type, e.g. ``1`` = 企业)
+   1  登记管理部门码 (registration authority, e.g. ``9`` = 工商; :data:`AUTHORITIES`)
+   2  机构类别码 (organisation type, e.g. ``1`` = 企业; only the types of the authority)
  3-8  登记管理机关行政区划码 (GB/T 2260 administrative division)
 9-17  主体标识码 (organisation code, GB 11714-1997, incl. its check digit)
   18  校验码 (check character, GB 32100-2015 §5 / 附录 A)
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 __all__ = [
     "ALPHABET",
+    "AUTHORITIES",
     "ORG_WEIGHTS",
     "RULES",
     "USCC_WEIGHTS",
@@ -56,10 +57,41 @@ ORG_WEIGHTS: tuple[int, ...] = (3, 7, 9, 10, 5, 8, 4, 2)
 #: Letters excluded from the USCC alphabet.
 _FORBIDDEN_LETTERS = frozenset("IOSVZ")
 
+#: GB 32100-2015 表 1 (with the later assignments of the national standards body): the registration
+#: authority (position 1) and, for each, the organisation types (position 2) it may issue.
+AUTHORITIES: dict[str, tuple[str, dict[str, str]]] = {
+    "1": ("机构编制", {"1": "机关", "2": "事业单位", "3": "中央编办直接管理机构编制的群众团体", "9": "其他"}),
+    "2": ("外交", {"1": "外国常驻新闻机构", "9": "其他"}),
+    "3": (
+        "司法行政",
+        {
+            "1": "律师执业机构",
+            "2": "公证处",
+            "3": "基层法律服务所",
+            "4": "司法鉴定机构",
+            "5": "仲裁委员会",
+            "9": "其他",
+        },
+    ),
+    "4": ("文化", {"1": "外国在华文化中心", "9": "其他"}),
+    "5": ("民政", {"1": "社会团体", "2": "民办非企业单位", "3": "基金会", "9": "其他"}),
+    "6": (
+        "旅游",
+        {"1": "外国旅游部门常驻代表机构", "2": "港澳台地区旅游部门常驻内地（大陆）代表机构", "9": "其他"},
+    ),
+    "7": ("宗教", {"1": "宗教活动场所", "2": "宗教院校", "9": "其他"}),
+    "8": ("工会", {"1": "基层工会", "9": "其他"}),
+    "9": ("工商", {"1": "企业", "2": "个体工商户", "3": "农民专业合作社"}),
+    "A": ("中央军委改革和编制办公室", {"1": "军队事业单位", "9": "其他"}),
+    "N": ("农业", {"1": "组级集体经济组织", "2": "村级集体经济组织", "3": "乡镇级集体经济组织", "9": "其他"}),
+    "Y": ("其他", {"1": "其他"}),
+}
+
 #: Rule code → short Chinese description, in the order the rules are checked.
 RULES: dict[str, str] = {
     "length": "长度必须为18位",
     "charset": "只能包含数字和大写字母(不含 I、O、S、V、Z)",
+    "authority": "第1-2位登记管理部门码和机构类别码必须是 GB 32100-2015 表1 所列的组合",
     "division": "第3-8位登记管理机关行政区划码必须为6位数字",
     "org_check": "第9-17位主体标识码(组织机构代码)校验位必须符合 GB 11714 规则",
     "check_char": "第18位校验码必须符合 GB 32100-2015 规则",
@@ -170,6 +202,20 @@ def validate_uscc(code: str) -> str:
     for position, char in enumerate(code, start=1):
         if char not in _VALUE:
             raise _charset_error(char, position)
+
+    authority = AUTHORITIES.get(code[0])
+    if authority is None:
+        raise UsccError(
+            "authority",
+            f"统一社会信用代码登记管理部门码错误：第1位 {code[0]!r} 不是 GB 32100-2015 规定的登记管理部门码"
+            f"（{'、'.join(AUTHORITIES)}）",
+        )
+    if code[1] not in authority[1]:
+        raise UsccError(
+            "authority",
+            f"统一社会信用代码机构类别码错误：登记管理部门 {code[0]}（{authority[0]}）下没有机构类别 {code[1]!r}"
+            f"（可为 {'、'.join(authority[1])}）",
+        )
 
     division = code[2:8]
     if not division.isdigit():

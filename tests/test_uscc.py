@@ -6,6 +6,7 @@ import pytest
 
 from credit.uscc import (
     ALPHABET,
+    AUTHORITIES,
     RULES,
     UsccError,
     is_valid_uscc,
@@ -70,6 +71,11 @@ def test_surrounding_whitespace_is_stripped(raw: str, expected: str) -> None:
         ("9144030019220382中6", "charset", ["第17位", "非ASCII"]),
         ("914403001922 38216", "charset", ["第13位", "空白"]),
         ("91440300-922038216", "charset", ["第9位", "'-'"]),
+        # authority: positions 1-2 must be a registration authority and one of its organisation types
+        # (GB 32100-2015 表 1); each code below is otherwise valid, check character included
+        ("ER440300192203821N", "authority", ["第1位 'E'", "登记管理部门码"]),
+        ("94440300192203821W", "authority", ["登记管理部门 9（工商）", "机构类别 '4'", "1、2、3"]),
+        ("Y2440300192203821D", "authority", ["Y（其他）", "机构类别 '2'"]),
         # division: positions 3-8 must be digits
         ("91A403001922038216", "division", ["第3-8位", "6位数字", "A40300", "第3位"]),
         ("914403B01922038216", "division", ["B", "第7位"]),
@@ -113,6 +119,7 @@ def test_check_char_message_matches_documented_format() -> None:
         ("9144030019220382o", "length"),
         ("9144O3001922038216", "charset"),
         ("91A40300192203821a", "charset"),
+        ("E1A403001922038299", "authority"),
         ("91A403001922038299", "division"),
         ("914403001922038299", "org_check"),
     ],
@@ -124,8 +131,22 @@ def test_rules_are_checked_in_order(code: str, rule: str) -> None:
 
 
 def test_rules_table() -> None:
-    assert list(RULES) == ["length", "charset", "division", "org_check", "check_char"]
+    assert list(RULES) == ["length", "charset", "authority", "division", "org_check", "check_char"]
     assert all(isinstance(v, str) and v for v in RULES.values())
+
+
+@pytest.mark.parametrize(
+    "code", ["59440300192203821H", "N1440300192203821Q", "A14403001922038215", "31440300192203821C"]
+)
+def test_every_authority_of_the_table_is_accepted(code: str) -> None:
+    """Codes of 民政, 农业, the military and 司法行政 are as valid as an enterprise's 91…."""
+    assert validate_uscc(code) == code
+
+
+def test_the_authority_table_has_the_standards_combinations() -> None:
+    assert sorted(AUTHORITIES) == sorted("123456789ANY")
+    assert sorted(AUTHORITIES["9"][1]) == ["1", "2", "3"]
+    assert list(AUTHORITIES["Y"][1]) == ["1"]
 
 
 @pytest.mark.parametrize("value", [None, 914403001922038216, b"914403001922038216"])
