@@ -55,6 +55,12 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     REMEMBER_COOKIE_HTTPONLY = True
+    # A staff session ends after this long without a request, and this long after the log-in at most
+    # (等保 2.0 session control); 0 turns either off.
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))
+    # After 3 failed log-ins of one name from one address, each further attempt waits this long, doubling.
+    LOGIN_BACKOFF_SECONDS = int(os.environ.get("LOGIN_BACKOFF_SECONDS", "2"))
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # uploads: a spreadsheet of a million rows fits
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
@@ -79,6 +85,7 @@ class TestConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-only-not-secret"  # noqa: S105 - the test suite only
+    LOGIN_BACKOFF_SECONDS = 0  # tests of the back-off turn it on
 
     def __init__(self) -> None:  # no instance/secret_key file for tests
         pass

@@ -97,9 +97,13 @@ def test_the_notice_shows_facts_basis_deadline_and_the_objection_form(client, au
         "期限 36 个月",
         "http://localhost/objections/new",
         str(proposal["deadline"]),
-        "@media print",
+        'class="notice"',
+        "/static/css/app.css",
     ):
         assert text in html, text
+    # Its print layout (A4) lives in the stylesheet: the Content-Security-Policy allows no inline style.
+    css = client.get("/static/css/app.css").get_data(as_text=True)
+    assert "@media print" in css and "size: A4" in css
 
 
 def test_notice_is_for_staff_only(client, auth, proposal):

@@ -26,6 +26,7 @@ class Actor:
     label: str
     source: str  # web | cli | api | scheduler | system
     user_id: int | None = None
+    address: str | None = None  # the client's network address, for writes that come over HTTP
 
     @classmethod
     def system(cls, source: str = "system") -> Actor:
@@ -42,6 +43,7 @@ class AuditEntry(SQLModel, table=True):
     actor: str = Field(max_length=120, index=True)
     actor_user_id: int | None = Field(default=None, index=True)
     source: str = Field(max_length=20)
+    address: str | None = Field(default=None, max_length=45, index=True)
     action: str = Field(max_length=40, index=True)
     entity: str = Field(max_length=60, index=True)
     entity_id: str | None = Field(default=None, max_length=60, index=True)
@@ -109,6 +111,7 @@ def audit_row(actor: Actor, **values: Any) -> dict[str, Any]:
         "actor": actor.label,
         "actor_user_id": actor.user_id,
         "source": actor.source,
+        "address": actor.address,
         "before": None,
         "after": None,
         "entity_id": None,

@@ -16,9 +16,15 @@ from credit.services.audit import record_action
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{1,39}$")
 MIN_PASSWORD_LENGTH = 10
 RESERVED_USERNAMES = frozenset({"system", "anonymous"})  # accounts and actor labels the system uses itself
-# Lock-out: this many failed log-ins for one name within the window blocks further attempts until it passes.
+# Throttling of password guessing (ASVS 2.2.1), counted from the audit log so it holds across workers. It
+# is keyed on the client's address, so that an attacker cannot lock the owner out: within the window,
+# this many failures for one name from one address stop that pair, this many from one address stop the
+# address, and from BACKOFF_AFTER failures on each further attempt of the pair waits twice as long.
 MAX_FAILED_LOGINS = 5
+MAX_FAILED_PER_ADDRESS = 20
 LOCKOUT_WINDOW = timedelta(minutes=15)
+BACKOFF_AFTER = 3
+BACKOFF_SECONDS = 2
 # werkzeug's default (scrypt). The test suite lowers the cost through PASSWORD_HASH_METHOD to stay quick;
 # production never sets it.
 HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
@@ -101,37 +107,87 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.flush()
 
 
-def recent_failures(session: Session, username: str) -> int:
-    """Failed log-ins for this name inside the lock-out window since the last success."""
+def end_sessions(session: Session, user: User) -> None:
+    """End every open session of the user, on every device (log-out is server-side, not only a cookie)."""
+    user.session_epoch += 1
+    session.add(user)
+    session.flush()
+
+
+def _failures(session: Session, *, address: str | None, username: str | None = None):
+    """Failed log-ins inside the window from this address (for this name, since its last success there):
+    how many, and when the newest was."""
     since = utcnow() - LOCKOUT_WINDOW
-    last_ok = session.exec(
-        select(func.max(AuditEntry.id)).where(AuditEntry.action == "login", AuditEntry.entity_id == username)
-    ).one()
-    query = select(func.count()).where(
-        AuditEntry.action == "login_failed", AuditEntry.entity_id == username, col(AuditEntry.at) >= since
+    query = select(func.count(), func.max(AuditEntry.at)).where(
+        AuditEntry.action == "login_failed", AuditEntry.address == address, col(AuditEntry.at) >= since
     )
-    if last_ok:
-        query = query.where(col(AuditEntry.id) > last_ok)
+    if username is not None:
+        last_ok = session.exec(
+            select(func.max(AuditEntry.id)).where(
+                AuditEntry.action == "login", AuditEntry.entity_id == username, AuditEntry.address == address
+            )
+        ).one()
+        query = query.where(AuditEntry.entity_id == username)
+        if last_ok:
+            query = query.where(col(AuditEntry.id) > last_ok)
     return session.exec(query).one()
+
+
+def recent_failures(session: Session, username: str, address: str | None = None) -> int:
+    """Failed log-ins for this name from this address inside the window, since its last success there."""
+    return _failures(session, address=address, username=username)[0]
 
 
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
     locked: bool = False
+    retry_after: int = 0  # seconds to wait before the next attempt is even checked
 
 
-def authenticate(session: Session, username: str, password: str) -> LoginResult:
-    """Check a log-in; every attempt is audited and repeated failures lock the name for a while."""
-    username = username.strip().lower()
-    if recent_failures(session, username) >= MAX_FAILED_LOGINS:
-        record_action(session, action="login_refused", entity="login", entity_id=username, note="locked out")
+def _throttled(session: Session, username: str, address: str | None, backoff_seconds: int) -> LoginResult | None:
+    count, newest = _failures(session, address=address, username=username)
+    per_address, _ = _failures(session, address=address)
+    if count >= MAX_FAILED_LOGINS or per_address >= MAX_FAILED_PER_ADDRESS:
         return LoginResult(None, locked=True)
+    if backoff_seconds and count >= BACKOFF_AFTER and newest is not None:
+        wait = timedelta(seconds=backoff_seconds * 2 ** (count - BACKOFF_AFTER))
+        remaining = (newest + wait) - utcnow()
+        if remaining.total_seconds() > 0:
+            return LoginResult(None, retry_after=max(1, int(remaining.total_seconds() + 0.999)))
+    return None
+
+
+_dummy_hash: str | None = None
+
+
+def _dummy_check(password: str) -> None:
+    """Spend what a real password check costs, so an unknown name answers as slowly as a known one."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password("not-a-real-password-0")
+    check_password_hash(_dummy_hash, password)
+
+
+def authenticate(
+    session: Session, username: str, password: str, *, backoff_seconds: int = BACKOFF_SECONDS
+) -> LoginResult:
+    """Check a log-in; every attempt is audited with the client's address, and repeated failures from one
+    address slow down, then stop, that address's attempts (never the owner's from elsewhere)."""
+    username = username.strip().lower()
+    address = session.info["actor"].address
+    throttled = _throttled(session, username, address, backoff_seconds)
+    if throttled is not None:
+        note = "locked out" if throttled.locked else f"retry after {throttled.retry_after} s"
+        record_action(session, action="login_refused", entity="login", entity_id=username, note=note)
+        return throttled
     user = get_user(session, username)
-    if user and user.is_active and check_password_hash(user.password_hash, password):
+    if user is None or not user.is_active:
+        _dummy_check(password)
+    elif check_password_hash(user.password_hash, password):
         # From here on the session acts in the name of the user who has proved who they are.
         prior = session.info["actor"]
-        session.info["actor"] = Actor(label=user.username, source=prior.source, user_id=user.id)
+        session.info["actor"] = Actor(label=user.username, source=prior.source, user_id=user.id, address=address)
         user.last_login_at = utcnow()
         session.add(user)
         session.flush()

@@ -8,6 +8,7 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config
+from credit.web.jsonio import SafeJSONProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,7 @@ def create_app(config: object | None = None) -> Flask:
         instance_path=str(INSTANCE_DIR),
     )
     app.config.from_object(config if config is not None else Config())
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in JSON
+    app.json = SafeJSONProvider(app)
     if app.config.get("PROXY_COUNT"):
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
@@ -42,10 +43,11 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from credit.web import db
+    from credit.web import db, security
     from credit.web.extensions import babel, csrf, login_manager
 
     db.init_app(app)
+    security.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
     login_manager.init_app(app)

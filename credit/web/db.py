@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -28,9 +28,10 @@ def engine() -> Engine:
 def current_actor(source: str = "web") -> Actor:
     """The signed-in user, or the anonymous public."""
     user = current_user._get_current_object() if current_user else None
+    address = request.remote_addr if has_request_context() else None
     if user is not None and user.is_authenticated:
-        return Actor(label=user.username, source=source, user_id=user.id)
-    return Actor(label="anonymous", source=source)
+        return Actor(label=user.username, source=source, user_id=user.id, address=address)
+    return Actor(label="anonymous", source=source, address=address)
 
 
 def get_session() -> Session:

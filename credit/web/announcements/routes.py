@@ -44,7 +44,7 @@ from credit.services.name_queue import firm_for_pick, mark_outside, referrals, r
 from credit.web.admin.forms import FirmForm
 from credit.web.announcements.forms import ConfirmImportForm, MappingForm, OutsideForm, PickForm, UploadForm
 from credit.web.db import get_session, unit_of_work
-from credit.web.security import STAFF, roles_required
+from credit.web.security import STAFF, roles_required, safe_next
 
 bp = Blueprint("announcements", __name__)
 OPEN = [state.value for state in OPEN_STATES]
@@ -318,7 +318,7 @@ def queue():
 
 
 def _back_to_queue():
-    return redirect(request.form.get("next_url") or url_for("announcements.queue"))
+    return redirect(safe_next(request.form.get("next_url")) or url_for("announcements.queue"))
 
 
 @bp.route("/announcements/queue/confirm", methods=["POST"])

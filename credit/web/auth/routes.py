@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
 
 from credit.services.audit import record_action
-from credit.services.users import UserError, authenticate, set_password
+from credit.services.users import UserError, authenticate, end_sessions, set_password
 from credit.web.auth.forms import LoginForm, LogoutForm, PasswordForm
 from credit.web.db import unit_of_work
-from credit.web.security import roles_required
+from credit.web.security import roles_required, safe_next, start_session
 
 bp = Blueprint("auth", __name__)
 
 
 def home_for(user) -> str:
     return url_for("admin.index")
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never an open redirect."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -39,13 +27,21 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         with unit_of_work() as session:
-            result = authenticate(session, form.username.data or "", form.password.data or "")
+            result = authenticate(
+                session,
+                form.username.data or "",
+                form.password.data or "",
+                backoff_seconds=current_app.config["LOGIN_BACKOFF_SECONDS"],
+            )
         if result.user is not None:
             login_user(result.user)
+            start_session()
             flash(_("欢迎,%(name)s。", name=result.user.display_name), "success")
             return redirect(safe_next(request.args.get("next")) or home_for(result.user))
         if result.locked:
-            flash(_("登录失败次数过多,该账号已暂时锁定,请 15 分钟后再试。"), "error")
+            flash(_("登录失败次数过多，来自本机地址的登录已暂时锁定，请 15 分钟后再试。"), "error")
+        elif result.retry_after:
+            flash(_("登录失败次数较多，请 %(seconds)s 秒后再试。", seconds=result.retry_after), "error")
         else:
             flash(_("用户名或密码错误。"), "error")
         return render_template("auth/login.html", form=form), 401
@@ -58,6 +54,7 @@ def logout():
     if form.validate_on_submit() and current_user.is_authenticated:
         with unit_of_work() as session:
             record_action(session, action="logout", entity="login", entity_id=current_user.username)
+            end_sessions(session, session.merge(current_user._get_current_object()))
         logout_user()
         flash(_("您已退出。"), "success")
     return redirect(url_for("public.index"))

@@ -11,8 +11,8 @@ from credit.reference import REGIONS
 from credit.services.firms import FirmQuery, get_firm, search_firms
 from credit.services.public import current_list, firm_listings, list_counts, public_records
 from credit.services.rulesets import active_ruleset
-from credit.web.auth.routes import safe_next
 from credit.web.db import get_session
+from credit.web.security import safe_next
 
 bp = Blueprint("public", __name__)
 

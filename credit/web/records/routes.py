@@ -37,7 +37,7 @@ from credit.web.records.forms import (
     RejectForm,
     RevokeForm,
 )
-from credit.web.security import STAFF, roles_required
+from credit.web.security import STAFF, roles_required, safe_next
 
 bp = Blueprint("records", __name__)
 
@@ -132,7 +132,9 @@ def _decide(event_id: int, form, action) -> object:
         except EventError as exc:
             flash(str(exc), "error")
         else:
-            return redirect(request.form.get("next_url") or url_for("records.event_detail", event_id=event_id))
+            return redirect(
+                safe_next(request.form.get("next_url")) or url_for("records.event_detail", event_id=event_id)
+            )
     else:
         for name, errors in form.errors.items():
             for error in errors:
