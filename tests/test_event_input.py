@@ -453,3 +453,29 @@ def test_cqo_with_everything_wrong():
         raw("cqo_left", person_name="", certificate_no="", severity="heavy", valid_until="2030-01-01", document_no="")
     )
     assert set(errors) == {"person_name", "certificate_no", "severity", "valid_until", "document_no"}
+
+
+@pytest.mark.parametrize("field", ["document_no", "authority", "product", "description", "uscc"])
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f"])
+def test_control_characters_are_refused_in_every_field(field, char):
+    """Issue 11 #5: NUL bytes were stored."""
+    base = raw("penalty", severity="general", amount="100")
+    errors = refused({**base, field: str(base.get(field, "产品")) + char + "x"})
+    assert any("控制字符" in message for message in errors[field]), errors
+
+
+def test_a_description_keeps_its_line_breaks():
+    event = accepted(raw(description="第一行\n第二行\t备注"))
+    assert event.description == "第一行\n第二行\t备注"
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "stored"),
+    [
+        ("document_no", "ＦＷ－２０２６－１", "FW-2026-1"),
+        ("document_no", "  东市监罚〔２０２６〕８号 ", "东市监罚〔2026〕8号"),
+        ("document_no", "FW\u30002026", "FW 2026"),
+    ],
+)
+def test_codes_are_normalised_as_people_read_them(field, typed, stored):
+    assert getattr(accepted(raw(**{field: typed})), field) == stored

@@ -722,3 +722,12 @@ def test_ensure_system_user_is_idempotent_and_cannot_log_in(session):
     assert authenticate(session, SYSTEM_USERNAME, "").user is None
     set_password(session, first, "known-password-1")  # even with a password someone knows
     assert authenticate(session, SYSTEM_USERNAME, "known-password-1").user is None
+
+
+def test_a_full_width_document_number_is_the_same_record(session, people):
+    """Issue 11 #5: ＦＷ－２０２６－１ and FW-2026-1 were two document numbers, two records of one fact."""
+    first = record(session, people, "spot_check_fail", document_no="FW-2026-1")
+    with pytest.raises(EventError) as caught:
+        record(session, people, "spot_check_fail", document_no="ＦＷ－２０２６－１", by=people.recorder2)
+    assert caught.value.conflict and f"#{first.id}" in caught.value.errors[0].message
+    assert event_count(session) == 1

@@ -809,3 +809,13 @@ def test_service_progress_counts_every_valid_row(engine, tmp_path):
     assert report.created == 1001
     assert calls == [1000, 1]
     assert counts(engine) == (1001, 1001)
+
+
+def test_a_nul_byte_in_a_firm_row_is_refused_and_nothing_changes(session):
+    """Issue 11 #5: NUL bytes were stored."""
+    from pydantic import ValidationError
+
+    from credit.models import FirmCreate
+
+    with pytest.raises(ValidationError, match="控制字符"):
+        FirmCreate(uscc="914403001922038216", name="东莞\x00某公司", region="南城街道", industry="C", scale="规上")

@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from credit.models.base import utcnow
 from credit.reference import REGIONS, validate_industry, validate_scale
+from credit.text import refuse_control_characters
 from credit.uscc import validate_uscc
 
 FIRM_FIELDS = ("uscc", "name", "legal_representative", "address", "region", "industry", "scale")
@@ -45,7 +46,7 @@ class FirmCreate(FirmBase):
     @field_validator("name", "legal_representative", "address", "region", mode="before")
     @classmethod
     def _strip(cls, value: object) -> str:
-        return " ".join(str(value or "").split())
+        return " ".join(refuse_control_characters(str(value or "")).split())
 
     @field_validator("region")
     @classmethod

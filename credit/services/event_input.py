@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
 from credit.clock import parse_iso_date, today
+from credit.text import ControlCharacter, normalise_code, refuse_control_characters
 from credit.uscc import UsccError, validate_uscc
 
 EARLIEST = date(1990, 1, 1)  # no credit record predates the 1993 Product Quality Law by much
@@ -31,6 +32,8 @@ EVENT_FIELDS = (
     "certificate_no",
     "rectifies_document_no",
 )
+# Codes that make up a natural key or are compared: NFKC-normalised at every entry (issue 11 #5).
+CODE_FIELDS = frozenset({"document_no", "rectifies_document_no", "certificate_no"})
 LIMITS = {
     "document_no": 100,
     "authority": 200,
@@ -92,6 +95,14 @@ def parse_event(raw: dict, *, as_of: date | None = None) -> tuple[EventInput | N
     errors: list[FieldError] = []
     now = as_of or today()
     values = {name: _text(raw, name) for name in EVENT_FIELDS}
+    for name, value in values.items():
+        try:
+            refuse_control_characters(value, prose=name == "description")
+        except ControlCharacter as exc:
+            errors.append(FieldError(name, str(exc)))
+        else:
+            if name in CODE_FIELDS:
+                values[name] = normalise_code(value)
 
     try:
         values["uscc"] = validate_uscc(values["uscc"])
