@@ -2,17 +2,24 @@
 
 Every ORM write is audited by a session hook, whatever the entry point (web form, CLI, API, scheduler): a
 flush without an actor is refused, so no write escapes the log. The table itself refuses UPDATE and DELETE
-(an ORM guard here and database triggers in the migration)."""
+(an ORM guard here and database triggers in the migration).
+
+Tamper evidence: each entry carries the SHA-256 of the entry before it and its own hash over a canonical
+serialisation of its content and that link (`entry_hash`), so changing, removing or inserting an entry
+anywhere breaks the chain from there on (`flask credit verify`); the head of the chain, written down
+outside the database (docs/operations.md), shows even a rewrite of the whole chain."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Column, event, insert, inspect
+from sqlalchemy import Column, event, insert, inspect, select, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel
 
@@ -50,6 +57,56 @@ class AuditEntry(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc))
     note: str | None = Field(default=None, max_length=2000)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+
+
+# The link of the first entry; 64 zeros as in a block chain's genesis.
+GENESIS = "0" * 64
+# The fields an entry's hash covers, in the canonical serialisation (everything but its id and hash).
+CHAINED_FIELDS = (
+    "at",
+    "actor",
+    "actor_user_id",
+    "source",
+    "address",
+    "action",
+    "entity",
+    "entity_id",
+    "before",
+    "after",
+    "note",
+    "prev_hash",
+)
+# pg_advisory_xact_lock key that serialises appends to the chain across connections ("AUDITLOG").
+CHAIN_LOCK = 0x4155444954
+
+
+def _instant(value: Any) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_entry(row: dict[str, Any]) -> bytes:
+    """The bytes an entry's hash is taken over: its chained fields as JSON with sorted keys, compact
+    separators, no ASCII escaping, UTF-8, the time in UTC to the microsecond."""
+    doc = {name: row.get(name) for name in CHAINED_FIELDS}
+    doc["at"] = _instant(doc["at"])
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def entry_hash(row: dict[str, Any]) -> str:
+    """SHA-256 (hex) of an entry's canonical serialisation, which includes the previous entry's hash."""
+    return hashlib.sha256(canonical_entry(row)).hexdigest()
+
+
+def chain_head(connection: Any) -> str:
+    """The hash of the newest entry (GENESIS for an empty log)."""
+    head = connection.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()  # type: ignore[union-attr]
+    return head or GENESIS
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -121,9 +178,19 @@ def audit_row(actor: Actor, **values: Any) -> dict[str, Any]:
 
 
 def write_audit(session: OrmSession, rows: list[dict[str, Any]]) -> None:
-    """Append audit rows in the session's transaction (for bulk writes that bypass the ORM)."""
-    if rows:
-        session.connection().execute(insert(AuditEntry), rows)
+    """Append audit rows to the chain in the session's transaction. Appends are serialised (an advisory
+    lock on PostgreSQL; SQLite has one writer), so two transactions never link to the same head."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    head = chain_head(connection)
+    for row in rows:
+        row["at"] = row.get("at") or utcnow()
+        row["prev_hash"] = head
+        row["hash"] = head = entry_hash(row)
+    connection.execute(insert(AuditEntry), rows)
 
 
 def _before_flush(session: OrmSession, _ctx: Any, _instances: Any) -> None:

@@ -557,6 +557,20 @@ def withdraw_publication_command(number: str, reason: str, by: str) -> None:
     click.echo(f"已撤回发布 {number.strip()}({day}),原发布内容保留在档案中并标明撤回。")
 
 
+@credit_cli.command("verify")
+def verify_command() -> None:
+    """Verify the audit chain; exit status 1 naming the first entry that does not verify."""
+    from sqlmodel import Session
+
+    from credit.services.integrity import verify_audit_chain
+
+    with Session(_engine()) as session:
+        report = verify_audit_chain(session)
+    if not report.ok:
+        fail(f"审计日志校验失败：{report.failure}（此前 {report.entries} 条记录校验通过）")
+    click.echo(f"审计日志：{report.entries} 条记录校验通过，链头 {report.head}")
+
+
 @credit_cli.command("scheduler")
 @click.option("--once", is_flag=True, help="Run every job once (publishing only what is due) and exit.")
 @click.option("--now", "now", default=None, help="Run as of this past date (YYYY-MM-DD, not after today), to catch up.")
