@@ -72,6 +72,9 @@ class Config:
     PETITION_MIN_SECONDS = int(os.environ.get("PETITION_MIN_SECONDS", "5"))
     PETITION_MAX_AGE = int(os.environ.get("PETITION_MAX_AGE", "7200"))
     PETITION_DAILY_LIMIT = int(os.environ.get("PETITION_DAILY_LIMIT", "5"))
+    # The private halves of the bureau's Ed25519 signing keys (docs/security.md): outside the database and
+    # the repository, readable by the app's user only; back it up with the database.
+    SIGNING_KEY_DIR = Path(os.environ.get("SIGNING_KEY_DIR", INSTANCE_DIR / "signing"))
     # The admin home page warns this many days before a year without a working-day calendar begins (the
     # State Council publishes the next year's holidays in October or November).
     CALENDAR_WARN_DAYS = int(os.environ.get("CALENDAR_WARN_DAYS", "75"))

@@ -166,9 +166,10 @@ def tx(engine):
 
 
 @pytest.fixture
-def app(db_url: str):
+def app(db_url: str, tmp_path: Path):
     config = TestConfig()
     config.SQLALCHEMY_DATABASE_URI = db_url
+    config.SIGNING_KEY_DIR = tmp_path / "signing"
     application = create_app(config)
     yield application
     application.extensions["credit.engine"].dispose()

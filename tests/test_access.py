@@ -102,6 +102,7 @@ API = {
     "api.credit_check",
     "api.credit_batch",
     "api.current_listings",
+    "api.signing_keys",
 }
 
 

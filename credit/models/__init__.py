@@ -20,6 +20,7 @@ from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
 from credit.models.publication import Publication, PublicationEntry, PublicationWithdrawal
 from credit.models.ruleset import RuleSetVersion
+from credit.models.signing import SigningKey
 from credit.models.user import Role, User
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "PublicationWithdrawal",
     "Role",
     "RuleSetVersion",
+    "SigningKey",
     "User",
     "utcnow",
 ]

@@ -557,6 +557,37 @@ def withdraw_publication_command(number: str, reason: str, by: str) -> None:
     click.echo(f"已撤回发布 {number.strip()}({day}),原发布内容保留在档案中并标明撤回。")
 
 
+@credit_cli.group("signing-key")
+def signing_key_cli() -> None:
+    """The bureau's Ed25519 signing keys (private halves in SIGNING_KEY_DIR, never in the database)."""
+
+
+@signing_key_cli.command("create")
+def signing_key_create_command() -> None:
+    """Make a new signing key; the one in use until now is retired (and still verifies)."""
+    from credit.services.signing import create_key
+
+    with session_scope(_engine(), _actor()) as session:
+        key = create_key(session, Path(current_app.config["SIGNING_KEY_DIR"]))
+        click.echo(f"新签名密钥 {key.key_id}(Ed25519),公钥 {key.public_key}")
+
+
+@signing_key_cli.command("list")
+def signing_key_list_command() -> None:
+    """Every signing key with its validity."""
+    from sqlmodel import Session
+
+    from credit.services.signing import all_keys
+
+    with Session(_engine()) as session:
+        keys = all_keys(session)
+    if not keys:
+        click.echo("尚无签名密钥(首次签名时自动生成,或运行 flask credit signing-key create)")
+    for key in keys:
+        state = f"停用于 {key.retired_on:%Y-%m-%d %H:%M}" if key.retired_on else "使用中"
+        click.echo(f"{key.key_id}  {key.public_key}  自 {key.valid_from:%Y-%m-%d %H:%M}  {state}")
+
+
 @credit_cli.command("verify")
 def verify_command() -> None:
     """Verify the audit chain; exit status 1 naming the first entry that does not verify."""

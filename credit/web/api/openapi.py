@@ -646,3 +646,36 @@ PATHS["/listings"] = {
         tags=("checks",),
     )
 }
+
+
+# --- The bureau's signing keys ------------------------------------------------------------------------
+
+SCHEMAS["SigningKey"] = {
+    "type": "object",
+    "required": ["key_id", "algorithm", "public_key", "valid_from", "retired_on"],
+    "properties": {
+        "key_id": {"type": "string"},
+        "algorithm": {"type": "string", "enum": ["Ed25519"]},
+        "public_key": {"type": "string", "description": "原始 32 字节公钥的 base64"},
+        "valid_from": {"type": "string", "format": "date-time"},
+        "retired_on": {"type": "string", "format": "date-time", "nullable": True},
+    },
+}
+SCHEMAS["SigningKeys"] = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": ref("SigningKey")}},
+}
+PATHS["/signing-keys"] = {
+    "get": operation(
+        operation_id="signingKeys",
+        summary="本局签名公钥(公开,含已停用的)",
+        description=(
+            '核查答复、回执与发布带 signature(对去掉 signature 后的同一 JSON 按键排序、分隔符 (",", ":")、'
+            "不转义非 ASCII、UTF-8 序列化后的 Ed25519 签名,base64)与 key_id;用此处的公钥即可离线验证。"
+        ),
+        responses={200: {"description": "签名公钥", "content": {"application/json": {"schema": ref("SigningKeys")}}}},
+        errors=(),
+        tags=("publications",),
+    )
+}

@@ -156,6 +156,14 @@ def event_detail(event_id: int):
     return jsonify(event_json(session, event))
 
 
+@bp.get("/signing-keys")
+def signing_keys():
+    """The bureau's public signing keys, current and retired: all a department needs to verify offline."""
+    from credit.services.signing import all_keys, key_json
+
+    return jsonify(keys=[key_json(key) for key in all_keys(get_session())])
+
+
 @bp.get("/publications")
 def publication_list():
     """Every publication, the newest period first (public, no key)."""
