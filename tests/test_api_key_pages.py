@@ -28,7 +28,13 @@ def test_admin_creates_lists_and_revokes_a_key(client, auth, engine):
     assert key.prefix in listing and "东莞市财政局" in listing and token not in listing  # never shown again
     answer = client.get("/api/v1/listings", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200
-    assert post_form(client, f"/admin/api-keys/{key.id}/revoke", {}).status_code == 302
+    # Issue 11 #11: one POST revoked a key. The first answer shows the effect and revokes nothing…
+    first = post_form(client, f"/admin/api-keys/{key.id}/revoke", {})
+    assert first.status_code == 200 and "确认吊销" in first.get_data(as_text=True)
+    assert "东莞市财政局" in first.get_data(as_text=True)
+    assert client.get("/api/v1/listings", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    # …the confirmation does.
+    assert post_form(client, f"/admin/api-keys/{key.id}/revoke", {"revoke-confirmed": "yes"}).status_code == 302
     assert client.get("/api/v1/listings", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 

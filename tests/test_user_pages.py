@@ -61,9 +61,15 @@ def test_admin_changes_role_and_deactivates(client, auth, tx, engine):
     with tx() as s:
         target = make_user(s, username="sun", role="recorder")
     auth.login_as("admin")
-    response = post_form(
-        client, f"/admin/users/{target.id}/edit", {"role": "reviewer", "display_name": "孙", "department": ""}
-    )
+    data = {"role": "reviewer", "display_name": "孙", "department": ""}
+    # Issue 11 #11: one POST deactivated a user. The first shows what it will do and changes nothing…
+    first = post_form(client, f"/admin/users/{target.id}/edit", data)
+    assert first.status_code == 200
+    page = first.get_data(as_text=True)
+    assert "确认停用" in page and "所有登录会话立即结束" in page
+    assert user(engine, "sun").is_active is True and user(engine, "sun").role == "recorder"
+    # …the confirmation does it.
+    response = post_form(client, f"/admin/users/{target.id}/edit", {**data, "confirmed": "yes"})
     assert response.status_code == 302
     stored = user(engine, "sun")
     assert stored.role == "reviewer"

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -59,6 +60,8 @@ class UserEditForm(FlaskForm):
     department = StringField(_l("部门"), validators=[Optional(), Length(max=100)])
     role = SelectField(_l("角色"), choices=role_choices)
     is_active = BooleanField(_l("启用"))
+    # Set by the confirmation page: a deactivation takes effect only once its effect has been shown.
+    confirmed = HiddenField()
     submit = SubmitField(_l("保存"))
 
 
@@ -79,4 +82,5 @@ class ApiKeyForm(FlaskForm):
 
 
 class RevokeKeyForm(FlaskForm):
+    confirmed = HiddenField()  # set by the confirmation page
     submit = SubmitField(_l("吊销"))

@@ -182,6 +182,29 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
+def confirm_page(*, title: str, effects: list[str], action: str, form, confirm_label: str, back: str):
+    """The second step of a destructive or wide action: what it will do, and a button that does it. The
+    form's submitted fields are carried over; its `confirmed` field is set."""
+    prefix = form._prefix
+    fields = [
+        (f.name, f.data if not isinstance(f.data, bool) else ("y" if f.data else ""))
+        for f in form
+        if f.name not in (f"{prefix}csrf_token", f"{prefix}confirmed", f"{prefix}submit")
+        and f.data not in (None, False)
+    ]
+    page = render_template(
+        "admin/confirm.html",
+        title=title,
+        effects=effects,
+        action=action,
+        fields=fields,
+        confirm_name=f"{prefix}confirmed",
+        confirm_label=confirm_label,
+        back=back,
+    )
+    return page, 200
+
+
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @roles_required("admin")
 def user_edit(user_id: int):
@@ -189,8 +212,21 @@ def user_edit(user_id: int):
     form = UserEditForm(obj=user)
     reset = ResetPasswordForm(prefix="reset")
     if form.validate_on_submit():
+        deactivating = user.is_active and not form.is_active.data
         if user.id == current_user.id and (form.role.data != "admin" or not form.is_active.data):
             form.form_errors.append(_("不能取消自己的管理员角色或停用自己的账号。"))
+        elif deactivating and form.confirmed.data != "yes":
+            return confirm_page(
+                title=_("停用账号 %(name)s", name=user.username),
+                effects=[
+                    _("%(name)s 的所有登录会话立即结束，此后不能登录。", name=user.username),
+                    _("其已录入或审核的记录保持不变，审计日志仍以其名义显示。"),
+                ],
+                action=url_for("admin.user_edit", user_id=user.id),
+                form=form,
+                confirm_label=_("确认停用"),
+                back=url_for("admin.user_edit", user_id=user.id),
+            )
         else:
             with unit_of_work() as session:
                 update_user(
@@ -287,7 +323,25 @@ def api_key_revoke(key_id: int):
     key = get_session().get(ApiKey, key_id)
     if key is None:
         abort(404)
-    if RevokeKeyForm(prefix="revoke").validate_on_submit():
+    form = RevokeKeyForm(prefix="revoke")
+    if form.validate_on_submit() and form.confirmed.data != "yes" and key.revoked_at is None:
+        department = get_session().get(Department, key.department_id)
+        last = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else _("从未使用")
+        return confirm_page(
+            title=_("吊销密钥 %(prefix)s", prefix=key.prefix),
+            effects=[
+                _(
+                    "%(dept)s 以此密钥发出的所有请求将立即被拒绝（401），吊销不能撤回。",
+                    dept=department.name if department else "",
+                ),
+                _("最近一次使用：%(when)s。", when=last),
+            ],
+            action=url_for("admin.api_key_revoke", key_id=key.id),
+            form=form,
+            confirm_label=_("确认吊销"),
+            back=url_for("admin.api_keys"),
+        )
+    if form.validate_on_submit():
         with unit_of_work() as session:
             revoke_api_key(session, session.merge(key))
         flash(_("已吊销密钥 %(prefix)s。", prefix=key.prefix), "success")
