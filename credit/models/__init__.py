@@ -21,6 +21,7 @@ from credit.models.objection import Petition, PetitionKind, PetitionStatus
 from credit.models.publication import Publication, PublicationEntry, PublicationWithdrawal
 from credit.models.ruleset import RuleSetVersion
 from credit.models.user import Role, User
+from credit.models.version import ConfigVersion
 
 __all__ = [
     "Actor",
@@ -32,6 +33,7 @@ __all__ = [
     "AuditEntry",
     "CalendarYear",
     "ColumnMapping",
+    "ConfigVersion",
     "CreditCheck",
     "CreditEvent",
     "Department",
