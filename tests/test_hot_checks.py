@@ -175,7 +175,7 @@ def test_log_answers_is_one_insert_with_receipts(session, one_firm):
     reassess_firms(session, [one_firm.id])
     session.flush()
     answers, _ = answer_checks(session, [one_firm.uscc], purpose="bidding", as_of=None, cache=ConfigCache())
-    given = log_answers(session, list(answers.values()), Caller(channel="cli", department="命令行"))
+    given = [row["answer"] for row in log_answers(session, list(answers.values()), Caller("cli", department="命令行"))]
     logged = get_check(session, given[0]["check_id"])
     assert logged is not None and logged.answer == given[0] and logged.channel == "cli"
     assert logged.purpose == "bidding" and logged.grade == given[0]["grade"]

@@ -366,16 +366,16 @@ class Caller:
 
 
 def log_answers(session: Session, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
-    """THE write: every answer into the check log in one INSERT; returns the answers as given, each with
-    its receipt as `check_id`. Notes the key's use (once a minute) in the same transaction."""
+    """THE write: every answer into the check log in one INSERT (an answer listed twice is logged twice,
+    with two receipts); returns the rows written, whose `answer` is the answer as given with its receipt
+    as `check_id`. Notes the key's use (once a minute) in the same transaction."""
     if caller.channel not in ("api", "web", "cli"):
         raise ValueError(f"unknown channel {caller.channel!r}")
     now = utcnow()
-    rows, given = [], []
+    rows = []
     for hot in answers:
         receipt = new_receipt()
         answer = {**hot.answer, "check_id": receipt}
-        given.append(answer)
         rows.append(
             {
                 "receipt": receipt,
@@ -398,7 +398,7 @@ def log_answers(session: Session, answers: Sequence[HotAnswer], caller: Caller) 
         session.connection().execute(insert(check_t), rows)
     if caller.api_key is not None:
         note_key_use(session, caller.api_key, now)
-    return given
+    return rows
 
 
 def note_key_use(session: Session, key: CachedKey, now: datetime) -> None:
