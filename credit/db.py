@@ -15,6 +15,7 @@ SQLite as an embedded database that holds under concurrent web workers (docs/ope
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,10 +64,41 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection):  # pragma: no cover - exercised by every sqlite test
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+            if conn.get_execution_options().get(WRITE_OPTION):
+                begin_immediate(conn.connection.dbapi_connection)
+            else:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def begin_immediate(dbapi_conn, *, first_pause: float = 0.0001, max_pause: float = 0.001) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock by polling every 0.1–1 ms up to the busy timeout.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries: under two web workers
+    that take turns every millisecond, a waiter sleeps far longer than the lock is held (issue 10: p99 of
+    hundreds of ms). Polling wakes within a fraction of a millisecond of the release."""
+    cursor = dbapi_conn.cursor()
+    timeout = busy_timeout()
+    deadline = time.monotonic() + timeout
+    pause = first_pause
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:  # as SQLAlchemy would have wrapped the driver's error
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+            time.sleep(pause)
+            pause = min(pause * 1.5, max_pause)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.close()
 
 
 def is_sqlite(bind: Engine | Connection | Session) -> bool:
@@ -95,8 +127,10 @@ def _reset_write_flag(session: Session, *_args) -> None:
 
 def is_locked(exc: BaseException) -> bool:
     """SQLite's "database is locked" / "database is busy": the write lock did not come in time."""
-    return isinstance(exc, OperationalError) and any(
-        word in str(exc.orig).lower() for word in ("database is locked", "database is busy")
+    if isinstance(exc, OperationalError):
+        exc = exc.orig  # type: ignore[assignment]
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc).lower() for word in ("database is locked", "database is busy")
     )
 
 
@@ -107,7 +141,7 @@ def retry_write(unit: Callable[[], T], *, attempts: int = WRITE_ATTEMPTS, pause:
     for attempt in range(1, attempts + 1):
         try:
             return unit()
-        except OperationalError as exc:
+        except (OperationalError, sqlite3.OperationalError) as exc:
             if attempt == attempts or not is_locked(exc):
                 raise
             time.sleep(pause * attempt)

@@ -4,6 +4,7 @@ write unit, and `optimize` after bulk loads."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
@@ -92,7 +93,7 @@ def test_retry_write_runs_a_locked_unit_again(sqlite_url, monkeypatch):
     holder.close()
 
     def always_locked() -> None:
-        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
 
     calls = []
     with pytest.raises(OperationalError):

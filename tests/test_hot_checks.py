@@ -37,7 +37,9 @@ LAST_DAY = date(2034, 12, 31)  # the clock of these tests: every generated day i
 
 
 def hot(session, firm: Firm, purpose: str, day: date, cache: ConfigCache | None = None):
-    answers, _ = answer_checks(session, [firm.uscc], purpose=purpose, as_of=day, cache=cache or ConfigCache())
+    answers, _ = answer_checks(
+        session.connection(), [firm.uscc], purpose=purpose, as_of=day, cache=cache or ConfigCache()
+    )
     return answers[firm.uscc]
 
 
@@ -128,12 +130,16 @@ def test_no_row_or_another_day_is_answered_live(session, one_firm):
 
 
 def test_unknown_codes_bad_purposes_and_future_days(session, one_firm):
-    answers, _ = answer_checks(session, ["914403001922038216"], purpose="permit", as_of=None, cache=ConfigCache())
+    answers, _ = answer_checks(
+        session.connection(), ["914403001922038216"], purpose="permit", as_of=None, cache=ConfigCache()
+    )
     assert answers == {}
     with pytest.raises(CheckError):
-        answer_checks(session, [one_firm.uscc], purpose="lottery", as_of=None, cache=ConfigCache())
+        answer_checks(session.connection(), [one_firm.uscc], purpose="lottery", as_of=None, cache=ConfigCache())
     with pytest.raises(CheckError):
-        answer_checks(session, [one_firm.uscc], purpose="permit", as_of=date(2099, 1, 1), cache=ConfigCache())
+        answer_checks(
+            session.connection(), [one_firm.uscc], purpose="permit", as_of=date(2099, 1, 1), cache=ConfigCache()
+        )
 
 
 def test_a_new_active_rule_set_is_seen_by_the_next_check(session, one_firm):
@@ -149,7 +155,7 @@ def test_a_new_active_rule_set_is_seen_by_the_next_check(session, one_firm):
     second = hot(session, one_firm, "permit", None, cache)
     # The stored row is of version 1: the new rules are evaluated live, with their own base score.
     assert second.live and second.answer["rule_set"] == row.version and second.answer["score"] == 90
-    assert cache.version == read_config_version(session)
+    assert cache.version == read_config_version(session.connection())
 
 
 def _with_base(source: str, base: int) -> str:
@@ -162,20 +168,25 @@ def test_a_revoked_key_fails_from_the_next_request(session):
     issued = create_api_key(session, department="财政局", scopes="check")
     session.flush()
     cache = ConfigCache()
-    cache.sync(read_config_version(session))
-    key = authenticate(session, cache, issued.token)
+    cache.sync(read_config_version(session.connection()))
+    key = authenticate(session.connection(), cache, issued.token)
     assert key is not None and key.department == "财政局"
-    assert authenticate(session, cache, issued.token.split(".")[0] + ".wrong") is None
+    assert authenticate(session.connection(), cache, issued.token.split(".")[0] + ".wrong") is None
     revoke_api_key(session, issued.key)
-    assert cache.sync(read_config_version(session))  # the trigger bumped the version
-    assert authenticate(session, cache, issued.token) is None
+    assert cache.sync(read_config_version(session.connection()))  # the trigger bumped the version
+    assert authenticate(session.connection(), cache, issued.token) is None
 
 
 def test_log_answers_is_one_insert_with_receipts(session, one_firm):
     reassess_firms(session, [one_firm.id])
     session.flush()
-    answers, _ = answer_checks(session, [one_firm.uscc], purpose="bidding", as_of=None, cache=ConfigCache())
-    given = [row["answer"] for row in log_answers(session, list(answers.values()), Caller("cli", department="命令行"))]
+    answers, _ = answer_checks(
+        session.connection(), [one_firm.uscc], purpose="bidding", as_of=None, cache=ConfigCache()
+    )
+    given = [
+        row["answer"]
+        for row in log_answers(session.connection(), list(answers.values()), Caller("cli", department="命令行"))
+    ]
     logged = get_check(session, given[0]["check_id"])
     assert logged is not None and logged.answer == given[0] and logged.channel == "cli"
     assert logged.purpose == "bidding" and logged.grade == given[0]["grade"]

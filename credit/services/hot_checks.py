@@ -31,12 +31,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Dialect,
+    Engine,
+    Select,
+    TextClause,
+    and_,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlmodel import Session
 
 from credit.clock import FutureDate, check_not_future, today
 from credit.models import ApiKey, CreditCheck, CreditEvent, Department, EventStatus, Firm, FirmAssessment, Listing
-from credit.models.audit import Actor, audit_row, write_audit
+from credit.models.audit import Actor, AuditEntry, audit_row
 from credit.models.base import utcnow
 from credit.models.version import CONFIG_ROW, ConfigVersion
 from credit.rules.dates import cutoff
@@ -104,35 +117,33 @@ class ConfigCache:
             self.version, self.rules, self.keys = version, None, {}
         return True
 
-    def ruleset(self, session: Session) -> RuleSet:
+    def ruleset(self, conn: Connection) -> RuleSet:
         """The active rule set (read once per version)."""
         rules = self.rules
         if rules is None:
-            rules = self.rules = active_ruleset(session)
+            with Session(bind=conn) as session:  # joins the connection's transaction, never ends it
+                session.info["actor"] = Actor.system("check")
+                rules = self.rules = active_ruleset(session)
         return rules
 
-    def key(self, session: Session, prefix: str) -> CachedKey | None:
+    def key(self, conn: Connection, prefix: str) -> CachedKey | None:
         """The key of that prefix (read once per version; an unknown prefix is remembered too)."""
         if prefix in self.keys:
             return self.keys[prefix]
-        row = (
-            session.connection()
-            .execute(
-                select(
-                    key_t.c.id,
-                    key_t.c.prefix,
-                    key_t.c.secret_hash,
-                    key_t.c.scopes,
-                    key_t.c.department_id,
-                    department_t.c.name,
-                    key_t.c.revoked_at,
-                    key_t.c.last_used_at,
-                )
-                .join(department_t, department_t.c.id == key_t.c.department_id)
-                .where(key_t.c.prefix == prefix)
+        row = conn.execute(
+            select(
+                key_t.c.id,
+                key_t.c.prefix,
+                key_t.c.secret_hash,
+                key_t.c.scopes,
+                key_t.c.department_id,
+                department_t.c.name,
+                key_t.c.revoked_at,
+                key_t.c.last_used_at,
             )
-            .first()
-        )
+            .join(department_t, department_t.c.id == key_t.c.department_id)
+            .where(key_t.c.prefix == prefix)
+        ).first()
         found = None
         if row is not None:
             found = CachedKey(
@@ -166,18 +177,19 @@ def _version_column():
     return select(version_t.c.version).where(version_t.c.id == CONFIG_ROW).scalar_subquery()
 
 
-def read_config_version(session: Session) -> int:
+def read_config_version(conn: Connection) -> int:
     """The configuration version now (0 before the first change)."""
-    return session.connection().execute(select(_version_column())).scalar() or 0
+    return conn.execute(select(_version_column())).scalar() or 0
 
 
-def authenticate(session: Session, cache: ConfigCache, token: str) -> CachedKey | None:
-    """The live key behind a bearer token `<prefix>.<secret>`, from the cache; None if unknown, revoked
-    or wrong (compared in constant time)."""
+def authenticate(conn: Connection | None, cache: ConfigCache, token: str) -> CachedKey | None:
+    """The live key behind a bearer token `<prefix>.<secret>`, from the cache (read through `conn` when
+    the prefix is not cached; None only when it is); None if unknown, revoked or wrong (compared in
+    constant time)."""
     prefix, _, secret = token.strip().partition(".")
     if not prefix or not secret:
         return None
-    key = cache.key(session, prefix)
+    key = cache.keys[prefix] if conn is None else cache.key(conn, prefix)
     if key is None or key.revoked:
         return None
     if not hmac.compare_digest(key.secret_hash, hashlib.sha256(secret.encode()).hexdigest()):
@@ -219,41 +231,77 @@ def check_day(as_of: date | None) -> date:
         raise CheckError(str(exc)) from None
 
 
-def _read(session: Session, usccs: Sequence[str], day: date) -> tuple[int, dict[str, _Firm]]:
-    """THE read: the configuration version, each firm, its stored assessment and its entries in force
-    on `day`, in one statement per chunk of 1000 codes (one for a single check)."""
-    listing_on = and_(listing_t.c.firm_id == firm_t.c.id, in_force_or_proposed(day))
+def _read_statement(codes: int) -> Select:
+    """THE read as a Core construct: the configuration version, each firm of the codes, its stored
+    assessment and its entries in force on :day (a single code binds :uscc, several :codes)."""
+    day = bindparam("day", date.min, type_=Date)  # placeholder values: every execution binds its own
+    listing_on = and_(listing_t.c.firm_id == firm_t.c.id, in_force_or_proposed(day))  # type: ignore[arg-type]
+    where = (
+        firm_t.c.uscc == bindparam("uscc", "") if codes == 1 else firm_t.c.uscc.in_(bindparam("codes", expanding=True))
+    )
+    return (
+        select(
+            _version_column().label("config_version"),
+            firm_t.c.id,
+            firm_t.c.uscc,
+            firm_t.c.name,
+            assessment_t.c.as_of,
+            assessment_t.c.score,
+            assessment_t.c.grade,
+            assessment_t.c.rule_set_version,
+            assessment_t.c.valid_until,
+            assessment_t.c.last_negative_on,
+            listing_t.c.id.label("listing_id"),
+            listing_t.c.kind,
+            listing_t.c.status,
+            listing_t.c.listed_from,
+            listing_t.c.proposed_on,
+            listing_t.c.listed_until,
+            listing_t.c.reason,
+        )
+        .select_from(
+            firm_t.outerjoin(assessment_t, assessment_t.c.firm_id == firm_t.c.id).outerjoin(listing_t, listing_on)
+        )
+        .where(where)
+        .order_by(firm_t.c.id, listing_t.c.id)
+    )
+
+
+_compiled: dict[str, tuple[TextClause, dict[str, Any]]] = {}
+
+
+def _one_firm_read(dialect: Dialect) -> tuple[TextClause, dict[str, Any]]:
+    """The single-code read compiled once per dialect into a `text()` with its constant parameters: a
+    prepared Core construct would still cost its cache key on every execution (half the check's time)."""
+    found = _compiled.get(dialect.name)
+    if found is None:
+        statement = _read_statement(1)
+        named = type(dialect)(paramstyle="named")  # :name placeholders, as text() expects
+        compiled = statement.compile(dialect=named, compile_kwargs={"render_postcompile": True})
+        constants = {k: v for k, v in compiled.params.items() if k not in ("uscc", "day")}
+        columns = {c.name: c.type for c in statement.selected_columns}
+        clause = text(str(compiled)).bindparams(bindparam("day", type_=Date)).columns(**columns)
+        found = _compiled[dialect.name] = (clause, constants)
+    return found
+
+
+def _read(conn: Connection, usccs: Sequence[str], day: date) -> tuple[int, dict[str, _Firm]]:
+    """THE read: one statement per chunk of 1000 codes (one for a single check)."""
     version = 0
     found: dict[str, _Firm] = {}
     codes = sorted(set(usccs))
-    for start in range(0, len(codes), CHUNK):
-        statement = (
-            select(
-                _version_column().label("config_version"),
-                firm_t.c.id,
-                firm_t.c.uscc,
-                firm_t.c.name,
-                assessment_t.c.as_of,
-                assessment_t.c.score,
-                assessment_t.c.grade,
-                assessment_t.c.rule_set_version,
-                assessment_t.c.valid_until,
-                assessment_t.c.last_negative_on,
-                listing_t.c.id.label("listing_id"),
-                listing_t.c.kind,
-                listing_t.c.status,
-                listing_t.c.listed_from,
-                listing_t.c.proposed_on,
-                listing_t.c.listed_until,
-                listing_t.c.reason,
-            )
-            .select_from(
-                firm_t.outerjoin(assessment_t, assessment_t.c.firm_id == firm_t.c.id).outerjoin(listing_t, listing_on)
-            )
-            .where(firm_t.c.uscc.in_(codes[start : start + CHUNK]) if len(codes) > 1 else firm_t.c.uscc == codes[0])
-            .order_by(firm_t.c.id, listing_t.c.id)
-        )
-        for row in session.connection().execute(statement):
+    connection = conn
+    if len(codes) == 1:
+        clause, constants = _one_firm_read(connection.dialect)
+        results = [connection.execute(clause, {**constants, "uscc": codes[0], "day": day})]
+    else:
+        statement = _read_statement(len(codes))
+        results = [
+            connection.execute(statement, {"codes": codes[start : start + CHUNK], "day": day})
+            for start in range(0, len(codes), CHUNK)
+        ]
+    for result in results:
+        for row in result:
             version = row.config_version or 0
             entry = found.get(row.uscc)
             if entry is None:
@@ -261,16 +309,16 @@ def _read(session: Session, usccs: Sequence[str], day: date) -> tuple[int, dict[
             if row.listing_id is not None:
                 entry.listings.append(row)
     if not found:  # no row to carry the version: read it alone (unknown firms only)
-        version = read_config_version(session)
+        version = read_config_version(conn)
     return version, found
 
 
-def _facts(session: Session, firm_ids: Iterable[int]) -> dict[int, list[EventFact]]:
+def _facts(conn: Connection, firm_ids: Iterable[int]) -> dict[int, list[EventFact]]:
     """The effective events of these firms (the live path only)."""
     ids = sorted(set(firm_ids))
     found: dict[int, list[EventFact]] = defaultdict(list)
     for start in range(0, len(ids), CHUNK):
-        rows = session.connection().execute(
+        rows = conn.execute(
             select(
                 event_t.c.firm_id,
                 event_t.c.id,
@@ -296,7 +344,7 @@ def stored_holds(stored: Any, day: date, rules: RuleSet) -> bool:
 
 
 def answer_checks(
-    session: Session, usccs: Sequence[str], *, purpose: str, as_of: date | None, cache: ConfigCache
+    conn: Connection, usccs: Sequence[str], *, purpose: str, as_of: date | None, cache: ConfigCache
 ) -> tuple[dict[str, HotAnswer], bool]:
     """Answer checks of these (valid) codes for `purpose` on `as_of` (default today): answers by code,
     unknown codes left out; and whether the configuration changed since the cache was filled (the
@@ -306,11 +354,11 @@ def answer_checks(
     day = check_day(as_of)
     if not usccs:
         return {}, False
-    version, firms = _read(session, usccs, day)
+    version, firms = _read(conn, usccs, day)
     changed = cache.sync(version)
-    rules = cache.ruleset(session)
+    rules = cache.ruleset(conn)
     live = [f.id for f in firms.values() if not stored_holds(f.stored, day, rules)]
-    facts = _facts(session, live) if live else {}
+    facts = _facts(conn, live) if live else {}
     live_ids = set(live)
     answers: dict[str, HotAnswer] = {}
     for code, firm in firms.items():
@@ -365,7 +413,7 @@ class Caller:
     username: str = ""
 
 
-def log_answers(session: Session, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
+def log_answers(conn: Connection, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
     """THE write: every answer into the check log in one INSERT (an answer listed twice is logged twice,
     with two receipts); returns the rows written, whose `answer` is the answer as given with its receipt
     as `check_id`. Notes the key's use (once a minute) in the same transaction."""
@@ -395,19 +443,39 @@ def log_answers(session: Session, answers: Sequence[HotAnswer], caller: Caller) 
             }
         )
     if rows:
-        session.connection().execute(insert(check_t), rows)
+        conn.execute(_log_insert(), rows)
     if caller.api_key is not None:
-        note_key_use(session, caller.api_key, now)
+        note_key_use(conn, caller.api_key, now)
     return rows
 
 
-def note_key_use(session: Session, key: CachedKey, now: datetime) -> None:
+_LOG_COLUMNS = (
+    "receipt", "checked_at", "firm_id", "uscc", "purpose", "as_of", "channel", "api_key_id", "department",
+    "user_id", "username", "grade", "rule_set_version", "answer",
+)  # fmt: skip
+_log_statement: list[TextClause] = []
+
+
+def _log_insert() -> TextClause:
+    """THE write as a `text()` built once, typed by the table's columns (a Core insert would cost its
+    cache key on every execution)."""
+    if not _log_statement:
+        names = ", ".join(_LOG_COLUMNS)
+        values = ", ".join(f":{name}" for name in _LOG_COLUMNS)
+        statement = text(f"INSERT INTO credit_check ({names}) VALUES ({values})").bindparams(
+            *(bindparam(name, type_=check_t.c[name].type) for name in _LOG_COLUMNS)
+        )
+        _log_statement.append(statement)
+    return _log_statement[0]
+
+
+def note_key_use(conn: Connection, key: CachedKey, now: datetime) -> None:
     """Record when the key was last used, at most once a minute per process, audited as its department."""
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    session.connection().execute(update(key_t).where(key_t.c.id == key.id).values(last_used_at=now))
-    write_audit(
-        session,
+    conn.execute(update(key_t).where(key_t.c.id == key.id).values(last_used_at=now))
+    conn.execute(
+        insert(AuditEntry),
         [
             audit_row(
                 Actor(label=f"api:{key.department}", source="api"),

@@ -251,11 +251,13 @@ def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> 
         fail(exc.message)
     day = _date(as_of)
     with session_scope(_engine(), _actor()) as session:
-        answers, _changed = answer_checks(session, [code], purpose=purpose, as_of=day, cache=config_cache(_engine()))
+        answers, _changed = answer_checks(
+            session.connection(), [code], purpose=purpose, as_of=day, cache=config_cache(_engine())
+        )
         if code not in answers:
             click.echo(f"错误: 统一社会信用代码 {code} 未登记", err=True)
             sys.exit(2)
-        data = log_answers(session, [answers[code]], Caller("cli", department="命令行"))[0]["answer"]
+        data = log_answers(session.connection(), [answers[code]], Caller("cli", department="命令行"))[0]["answer"]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

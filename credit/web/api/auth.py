@@ -114,11 +114,14 @@ def _cached_key(scope: str):
     token, reason = bearer_token()
     if token is None:
         return None, unauthorized(reason, invalid_token=bool(request.headers.get("Authorization", "").strip()))
-    session = get_session()
     cache = config_cache(engine())
-    if cache.version is None:  # the process's first keyed request: start from the database's version
-        cache.sync(read_config_version(session))
-    key = authenticate(session, cache, token)
+    if cache.version is not None and token.partition(".")[0] in cache.keys:
+        key = authenticate(None, cache, token)  # from the cache: no database work
+    else:  # the process's first request, or a prefix not seen at this version: ask the database
+        with engine().connect() as conn:
+            if cache.version is None:
+                cache.sync(read_config_version(conn))
+            key = authenticate(conn, cache, token)
     if key is None:
         return None, unauthorized("API 密钥无效或已吊销", invalid_token=True)
     if not key.has_scope(scope):

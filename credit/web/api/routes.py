@@ -43,7 +43,7 @@ from credit.web.api.auth import (
     recheck_key,
 )
 from credit.web.api.openapi import openapi_document
-from credit.web.api.ratelimit import rate_limited
+from credit.web.api.ratelimit import hot_connection, hot_rate_limited, rate_limited
 from credit.web.db import engine, get_session
 from credit.web.extensions import csrf
 
@@ -270,25 +270,24 @@ def _uscc_error(exc: UsccError) -> str:
 def _hot_answers(usccs: list[str], purpose: str, day: date | None):
     """The hot path's answers by code, or the response refusing the request when the configuration
     changed under it and the key no longer passes (a revoked key: 401 from the next request on)."""
-    session = get_session()
-    answers, changed = answer_checks(session, usccs, purpose=purpose, as_of=day, cache=config_cache(engine()))
+    conn = hot_connection()
+    answers, changed = answer_checks(conn, usccs, purpose=purpose, as_of=day, cache=config_cache(engine()))
     if changed and (refused := recheck_key()) is not None:
-        session.rollback()
-        return None, refused
+        return None, refused  # hot_rate_limited rolls a 401 back; a 403 keeps its count
     return answers, None
 
 
 def _log(answers: list[HotAnswer]) -> list[dict[str, Any]]:
     caller = Caller("api", api_key=current_key(), department=current_department().name)  # type: ignore[arg-type]
-    return [row["answer"] for row in log_answers(get_session(), answers, caller)]
+    return [row["answer"] for row in log_answers(hot_connection(), answers, caller)]
 
 
 @bp.get("/credit/<uscc>")
 @cached_key_required("check")
-@rate_limited
+@hot_rate_limited
 def credit_check(uscc: str):
     """One credit check: grade, lists in force and the measures for the purpose; logged with a receipt.
-    The hot path: one read and one write in the unit of work `rate_limited` opened (and commits)."""
+    The hot path: one read and one write in the Core transaction `hot_rate_limited` opened (and commits)."""
     errors: list[FieldError] = []
     try:
         uscc = validate_uscc(uscc)
@@ -309,7 +308,7 @@ def credit_check(uscc: str):
 
 @bp.post("/credit/batch")
 @cached_key_required("check")
-@rate_limited
+@hot_rate_limited
 def credit_batch():
     """Up to 1000 checks for one purpose; results in input order, each its own answer (and receipt) or error."""
     body = request.get_json(silent=True)

@@ -65,7 +65,7 @@ def _check_lines(lines: list[str], purpose: str, day: date | None) -> list[dict]
     def unit() -> list[tuple[int, CreditCheck]]:
         with unit_of_work() as session:
             answers, _changed = answer_checks(
-                session, list(valid.values()), purpose=purpose, as_of=day, cache=config_cache(engine())
+                session.connection(), list(valid.values()), purpose=purpose, as_of=day, cache=config_cache(engine())
             )
             asked = []
             for position, code in valid.items():
@@ -76,7 +76,7 @@ def _check_lines(lines: list[str], purpose: str, day: date | None) -> list[dict]
                     asked.append((position, answer))
             me = _me()
             caller = Caller("web", department=me.department, user_id=me.id, username=me.username)
-            logged = log_answers(session, [a for _, a in asked], caller)
+            logged = log_answers(session.connection(), [a for _, a in asked], caller)
         return [(position, CreditCheck(**row)) for (position, _a), row in zip(asked, logged, strict=True)]
 
     for position, check in retry_write(unit):
