@@ -21,6 +21,7 @@ from credit.services.apikeys import create_api_key, revoke_api_key
 from credit.services.assessment import assess_all, reassess_firms
 from credit.services.check_log import get_check
 from credit.services.checks import CheckError, check_firm
+from credit.services.events import approve_event, record_event, revoke_event
 from credit.services.hot_checks import (
     Caller,
     ConfigCache,
@@ -30,7 +31,7 @@ from credit.services.hot_checks import (
     read_config_version,
 )
 from credit.services.rulesets import activate_version, save_version
-from tests.factories import make_firm
+from tests.factories import make_firm, make_user
 from tests.test_rules_sql import CATALOGUE, a_day_near, add_event, an_event
 
 LAST_DAY = date(2034, 12, 31)  # the clock of these tests: every generated day is on or before it
@@ -190,3 +191,34 @@ def test_log_answers_is_one_insert_with_receipts(session, one_firm):
     logged = get_check(session, given[0]["check_id"])
     assert logged is not None and logged.answer == given[0] and logged.channel == "cli"
     assert logged.purpose == "bidding" and logged.grade == given[0]["grade"]
+
+
+def test_approving_and_revoking_keep_the_stored_answer_current(session, one_firm):
+    """Every change to the file re-assesses the firm in its own transaction: the hot path then answers
+    from the row (not live) and already shows the change."""
+    recorder, reviewer = make_user(session), make_user(session, role="reviewer")
+    reassess_firms(session, [one_firm.id])
+    session.flush()
+    before = hot(session, one_firm, "award", None)
+    event = record_event(
+        session,
+        {
+            "uscc": one_firm.uscc,
+            "event_type": "penalty",
+            "severity": "heavy",
+            "occurred_on": "2026-10-01",
+            "document_no": "东市监罚〔2026〕1号",
+            "authority": "东莞市市场监督管理局",
+            "amount": "50000",
+        },
+        recorder=recorder,
+    )
+    approve_event(session, event, reviewer)
+    after = hot(session, one_firm, "award", None)
+    assert not after.live and after.answer["grade"] == "D" != before.answer["grade"]
+    assert after.answer == check_firm(session, one_firm, purpose="award").as_dict()
+    assert [entry["status"] for entry in after.answer["lists"]] == ["proposed"]  # the black proposal
+    revoke_event(session, event, reviewer, "文书错误")
+    revoked = hot(session, one_firm, "award", None)
+    assert not revoked.live and revoked.answer == check_firm(session, one_firm, purpose="award").as_dict()
+    assert revoked.answer["grade"] == before.answer["grade"] and revoked.answer["lists"] == []
