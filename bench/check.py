@@ -95,6 +95,10 @@ def build_city(url: str) -> tuple[list[str], str]:
         if present:
             raise SystemExit(f"{url} holds {present} firms, not {FIRMS}: remove it or set BENCH_FIRMS")
         generate(engine)
+    with engine.connect() as conn:
+        assessed = conn.execute(text("SELECT COUNT(*) FROM assessment")).scalar_one()
+    if not assessed:
+        assess(engine)
     with session_scope(engine, Actor.system("bench")) as session:
         token = create_api_key(session, department="基准测试", scopes="check").token
     engine.dispose()
@@ -135,13 +139,20 @@ def generate(engine) -> None:
             with engine.begin() as conn:
                 conn.execute(insert(CreditEvent.__table__), batch)
             batch = []
+    print(f"city: {FIRMS} firms, {n} events in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+def assess(engine) -> None:
+    """Assess the city as the nightly job does, with statistics gathered first (credit.db.optimize)."""
+    started = time.perf_counter()
+    optimize(engine)
     os.environ["CREDIT_TODAY"] = TODAY
     with session_scope(engine, Actor.system("bench")) as session:
         ensure_default_ruleset(session)
         run = assess_all(session, as_of=date.fromisoformat(TODAY))
     optimize(engine)
     print(
-        f"city: {FIRMS} firms, {n} events, {run.black_proposed} black proposals, {run.red_listed} red "
+        f"assessed: {run.firms} firms, {run.black_proposed} black proposals, {run.red_listed} red "
         f"in {time.perf_counter() - started:.0f}s",
         flush=True,
     )

@@ -100,6 +100,7 @@ def test_the_hot_path_answers_as_the_live_evaluation(session, one_firm, story):
             assert answer.live is not in_validity
     finally:
         nested.rollback()
+        session.expunge_all()  # rows of this example are gone: keep no object of them for the next
 
 
 def test_a_firm_without_events_is_answered_from_its_row_forever(session, one_firm):

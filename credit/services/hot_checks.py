@@ -45,6 +45,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import registry
 from sqlmodel import Session
 
 from credit.clock import FutureDate, check_not_future, today
@@ -276,7 +277,7 @@ def _one_firm_read(dialect: Dialect) -> tuple[TextClause, dict[str, Any]]:
     found = _compiled.get(dialect.name)
     if found is None:
         statement = _read_statement(1)
-        named = type(dialect)(paramstyle="named")  # :name placeholders, as text() expects
+        named = registry.load(dialect.name)(paramstyle="named")  # :name placeholders, as text() expects
         compiled = statement.compile(dialect=named, compile_kwargs={"render_postcompile": True})
         constants = {k: v for k, v in compiled.params.items() if k not in ("uscc", "day")}
         columns = {c.name: c.type for c in statement.selected_columns}

@@ -99,16 +99,50 @@ def rate_limited(view: Callable) -> Callable:
     return wrapped
 
 
+class HotUnit:
+    """A hot-path request's database work on one Core connection: the view reads first (a deferred
+    transaction: no lock), then `write` counts the request and logs the answer in one short write
+    transaction with one COMMIT. The write lock (SQLite) or the counter row's lock (PostgreSQL) is held
+    for the upsert, the insert and the commit only, not for the read."""
+
+    def __init__(self, conn: Connection, limit: int, seconds: int) -> None:
+        self.conn, self.limit, self.seconds = conn, limit, seconds
+        self.counted = False
+
+    def write(self, log: Callable[[Connection], Any] | None = None) -> Any:
+        """Count the request and run `log` in one transaction; the 429 response instead when the key's
+        window is used up (then nothing is written)."""
+        conn = self.conn
+        if conn.in_transaction():
+            conn.rollback()  # the read's snapshot ends; SQLite could not turn it into a write
+        if is_sqlite(conn.engine):
+            conn.execution_options(**{WRITE_OPTION: True})  # this connection only, from here on
+        with conn.begin() as transaction:
+            self.counted = True
+            if self.limit > 0:
+                count, retry_after = count_request(conn, current_key().id, now=utcnow(), seconds=self.seconds)  # type: ignore[arg-type]
+                if count > self.limit:
+                    transaction.rollback()
+                    return too_many(self.limit, self.seconds, retry_after)
+            return log(conn) if log is not None else None
+
+
+def hot_unit() -> HotUnit:
+    """The hot-path unit of this request (opened by `hot_rate_limited`)."""
+    return g.hot_unit
+
+
 def hot_connection() -> Connection:
-    """The Core connection of a hot-path request (opened by `hot_rate_limited`)."""
-    return g.hot_connection
+    """The Core connection of a hot-path request."""
+    return g.hot_unit.conn
 
 
 def hot_rate_limited(view: Callable) -> Callable:
-    """`rate_limited` for the check hot path, on a Core connection instead of an ORM session: BEGIN
-    (IMMEDIATE on SQLite), the counter's upsert, the view's read and write, one COMMIT. A refused
-    request is rolled back (not counted); so is a view's answer with status 401 (its key was revoked
-    meanwhile). Retried as a whole while SQLite stays locked."""
+    """`rate_limited` for the check hot path, on a Core connection instead of an ORM session (`HotUnit`):
+    the view reads, then writes its log through `hot_unit().write`, which counts the request in the
+    same transaction. A view that answers without writing (404, 422, 403) is counted in a transaction
+    of its own; a 401 (its key revoked meanwhile) is not counted. Retried as a whole while SQLite stays
+    locked."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any):
@@ -116,23 +150,20 @@ def hot_rate_limited(view: Callable) -> Callable:
         seconds = int(current_app.config.get("API_RATE_WINDOW", DEFAULT_WINDOW))
 
         def unit():
-            bind = engine()
-            with bind.connect() as conn:
-                if is_sqlite(bind):
-                    conn = conn.execution_options(**{WRITE_OPTION: True})
-                with conn.begin() as transaction:
-                    if limit > 0:
-                        count, retry_after = count_request(conn, current_key().id, now=utcnow(), seconds=seconds)  # type: ignore[arg-type]
-                        if count > limit:
-                            transaction.rollback()
-                            return too_many(limit, seconds, retry_after)
-                    g.hot_connection = conn
-                    try:
-                        response = view(*args, **kwargs)
-                    finally:
-                        del g.hot_connection
-                    if response.status_code == 401:
-                        transaction.rollback()
+            with engine().connect() as conn:
+                hot = g.hot_unit = HotUnit(conn, limit, seconds)
+                try:
+                    response = view(*args, **kwargs)
+                finally:
+                    del g.hot_unit
+                if response.status_code == 401:
+                    if conn.in_transaction():
+                        conn.rollback()
+                    return response
+                if not hot.counted:
+                    refused = hot.write()
+                    if refused is not None:
+                        return refused
                 return response
 
         return retry_write(unit)

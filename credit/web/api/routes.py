@@ -43,7 +43,7 @@ from credit.web.api.auth import (
     recheck_key,
 )
 from credit.web.api.openapi import openapi_document
-from credit.web.api.ratelimit import hot_connection, hot_rate_limited, rate_limited
+from credit.web.api.ratelimit import hot_connection, hot_rate_limited, hot_unit, rate_limited
 from credit.web.db import engine, get_session
 from credit.web.extensions import csrf
 
@@ -273,13 +273,15 @@ def _hot_answers(usccs: list[str], purpose: str, day: date | None):
     conn = hot_connection()
     answers, changed = answer_checks(conn, usccs, purpose=purpose, as_of=day, cache=config_cache(engine()))
     if changed and (refused := recheck_key()) is not None:
-        return None, refused  # hot_rate_limited rolls a 401 back; a 403 keeps its count
+        return None, refused  # hot_rate_limited does not count a 401; a 403 counts
     return answers, None
 
 
-def _log(answers: list[HotAnswer]) -> list[dict[str, Any]]:
+def _log(answers: list[HotAnswer]):
+    """Count the request and log the answers (the hot path's one write): the answers as given, or the
+    429 response when the key's window is used up."""
     caller = Caller("api", api_key=current_key(), department=current_department().name)  # type: ignore[arg-type]
-    return [row["answer"] for row in log_answers(hot_connection(), answers, caller)]
+    return hot_unit().write(lambda conn: [row["answer"] for row in log_answers(conn, answers, caller)])
 
 
 @bp.get("/credit/<uscc>")
@@ -303,7 +305,8 @@ def credit_check(uscc: str):
     answer = answers.get(uscc)  # type: ignore[union-attr]
     if answer is None:
         return api_error(404, "not_found", f"本局没有统一社会信用代码为 {uscc} 的市场主体")
-    return jsonify(_log([answer])[0])
+    given = _log([answer])
+    return given if isinstance(given, Response) else jsonify(given[0])
 
 
 @bp.post("/credit/batch")
@@ -347,6 +350,9 @@ def credit_batch():
             }
         else:
             asked.append((position, answer))
-    for (position, _), given in zip(asked, _log([answer for _, answer in asked]), strict=True):
-        results[position] = given
+    given = _log([answer for _, answer in asked])
+    if isinstance(given, Response):
+        return given
+    for (position, _), answer_given in zip(asked, given, strict=True):
+        results[position] = answer_given
     return jsonify(results=results)
