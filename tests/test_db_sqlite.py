@@ -12,7 +12,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 
-from credit.db import begin_write, is_locked, make_engine, new_session, optimize, retry_write, session_scope
+from credit.db import (
+    begin_write,
+    ensure_statistics,
+    is_locked,
+    make_engine,
+    new_session,
+    optimize,
+    retry_write,
+    session_scope,
+)
 from credit.models import Actor, Firm
 from tests.factories import make_firm
 
@@ -119,3 +128,14 @@ def test_optimize_gathers_statistics(engine):
             assert conn.exec_driver_sql("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'firm'").scalar() >= 1
         else:
             assert conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'firm'").scalar() == 3
+
+
+def test_ensure_statistics_runs_once(engine):
+    if engine.dialect.name != "sqlite":
+        assert ensure_statistics(engine) is False
+        return
+    with engine.connect() as conn:
+        analysed = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+    if analysed is None:
+        assert ensure_statistics(engine) is True
+    assert ensure_statistics(engine) is False  # analysed already: nothing to do

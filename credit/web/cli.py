@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from credit.clock import parse_past_date, today
-from credit.db import session_scope
+from credit.db import ensure_statistics, session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor, User
 from credit.rules.ruleset import PURPOSES
@@ -225,6 +225,7 @@ def _date(value: str | None, option: str = "--as-of") -> date | None:
 def assess_command(as_of: str | None) -> None:
     """Assess every firm under the active rule set (set-based, inside the database)."""
     day = _date(as_of) or today()
+    ensure_statistics(_engine())  # a database never analysed plans the per-firm subqueries badly
     with session_scope(_engine(), _actor()) as session:
         with click.progressbar(length=3, label=f"评价 {day}", file=sys.stderr) as bar:
             run = assess_all(session, as_of=day, progress=lambda _step: bar.update(1))
