@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy import Connection, event
 from sqlmodel import Session
 
@@ -61,7 +61,7 @@ def too_many(limit: int, seconds: int, retry_after: int):
 
 def rate_limited(view: Callable) -> Callable:
     """Refuse with 429 (and `Retry-After`) once the calling key has used up its window, else run the view
-    in the unit of work that holds the count. Goes under `key_required`, so only authenticated requests
+    in the unit of work that holds the count (a GET view after the count has committed: it only reads). Goes under `key_required`, so only authenticated requests
     are counted. The whole unit is retried (credit.db.retry_write) should SQLite stay locked."""
 
     @wraps(view)
@@ -81,6 +81,11 @@ def rate_limited(view: Callable) -> Callable:
                         session.info.pop(LOST, None)  # refused: not counted
                         return too_many(limit, seconds, retry_after)
                     session.info[PENDING] = True
+                if request.method == "GET":
+                    # A view that only reads (the bulk list file can take seconds) must not hold the write
+                    # lock: the count commits alone, its one commit, and the view reads in a deferred
+                    # transaction of its own.
+                    session.commit()
                 response = view(*args, **kwargs)
                 if session.in_transaction():
                     session.commit()
