@@ -190,7 +190,7 @@ def authenticate(conn: Connection | None, cache: ConfigCache, token: str) -> Cac
     prefix, _, secret = token.strip().partition(".")
     if not prefix or not secret:
         return None
-    key = cache.keys[prefix] if conn is None else cache.key(conn, prefix)
+    key = cache.keys.get(prefix) if conn is None else cache.key(conn, prefix)
     if key is None or key.revoked:
         return None
     if not hmac.compare_digest(key.secret_hash, hashlib.sha256(secret.encode()).hexdigest()):
