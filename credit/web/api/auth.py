@@ -115,9 +115,12 @@ def _cached_key(scope: str):
     if token is None:
         return None, unauthorized(reason, invalid_token=bool(request.headers.get("Authorization", "").strip()))
     cache = config_cache(engine())
-    if cache.version is not None and token.partition(".")[0] in cache.keys:
+    prefix = token.partition(".")[0]
+    key = None
+    if cache.version is not None and prefix in cache.keys:
         key = authenticate(None, cache, token)  # from the cache: no database work
-    else:  # the process's first request, or a prefix not seen at this version: ask the database
+    if key is None and (cache.version is None or prefix not in cache.keys):
+        # the process's first request, a prefix not seen at this version, or a cache emptied meanwhile
         with engine().connect() as conn:
             if cache.version is None:
                 cache.sync(read_config_version(conn))
