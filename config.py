@@ -78,6 +78,10 @@ class Config:
     # The admin home page warns this many days before a year without a working-day calendar begins (the
     # State Council publishes the next year's holidays in October or November).
     CALENDAR_WARN_DAYS = int(os.environ.get("CALENDAR_WARN_DAYS", "75"))
+    # The API's per-key rate limit (docs/api.md): at most API_RATE_LIMIT requests per API_RATE_WINDOW
+    # seconds, counted in the database so that it holds across workers and hosts; 0 turns it off.
+    API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))
+    API_RATE_WINDOW = max(1, int(os.environ.get("API_RATE_WINDOW", "60")))
 
     def __init__(self) -> None:
         self.SECRET_KEY = load_secret_key()

@@ -207,6 +207,29 @@ def test_rate_counter_is_shared_through_the_database(app, firms, token):
         other.extensions["credit.engine"].dispose()
 
 
+def test_rate_limit_counts_failed_requests_not_refused_ones(app, client, firms, token, engine):
+    """404s and 422s use up the window too; a refused request does not, and nothing of it is logged."""
+    app.config.update(API_RATE_LIMIT=3, API_RATE_WINDOW=3600)
+    assert check(client, token, "914403001922038216").status_code == 404  # unknown firm
+    assert client.get("/api/v1/credit/X?purpose=permit", headers=bearer(token)).status_code == 422
+    assert check(client, token, firms["plain"]).status_code == 200
+    assert [check(client, token, firms["plain"]).status_code for _ in range(3)] == [429] * 3
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(CreditCheck)).one() == 1
+        assert s.exec(text("SELECT count FROM api_rate")).one()[0] == 3
+
+
+def test_rate_limit_and_window_are_read_from_the_environment():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "API_RATE_LIMIT": "7", "API_RATE_WINDOW": "30"}
+    code = "import config; print(config.Config.API_RATE_LIMIT, config.Config.API_RATE_WINDOW)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["7", "30"]
+
+
 # --- batch -----------------------------------------------------------------------------------------
 
 

@@ -14,14 +14,16 @@ from sqlalchemy import text
 
 from credit.catalog import EVENT_TYPES
 from credit.models import CreditEvent
+from credit.models.assessment import VALID_FOREVER
 from credit.rules.dates import add_months
 from credit.rules.evaluate import EventFact, evaluate
 from credit.rules.ruleset import RuleSet, default_document, parse_ruleset
 from credit.rules.sql import assessment_query, explain_sql
+from credit.rules.validity import last_negative_on, valid_until
 from tests.factories import make_firm
 from tests.test_rules_evaluate import HISTORIES, RULES, VARIANT, D
 
-Answer = tuple[int, str, tuple[str, ...], bool, tuple[str, ...]]
+Answer = tuple[int, str, tuple[str, ...], bool, tuple[str, ...], date, date | None]
 _documents = count(1)
 IGNORED_STATUSES = ("pending", "rejected", "revoked")
 
@@ -68,7 +70,18 @@ def facts_of(events: list[CreditEvent]) -> list[EventFact]:
 
 def pure(facts: list[EventFact], as_of: date, rules: RuleSet) -> Answer:
     result = evaluate(facts, as_of, rules)
-    return (result.score, result.grade, result.triggers, result.red_eligible, result.red_basis)
+    # The SQL pass reads events up to as_of only: its validity is that of the events known on as_of
+    # (assess_all expires the rows of firms with later events).
+    known = [f for f in facts if f.occurred_on <= as_of]
+    return (
+        result.score,
+        result.grade,
+        result.triggers,
+        result.red_eligible,
+        result.red_basis,
+        valid_until(known, as_of, rules) or VALID_FOREVER,
+        last_negative_on(known, as_of, rules),
+    )
 
 
 def sql(session, rules: RuleSet, as_of: date) -> dict[int, Answer]:
@@ -81,7 +94,17 @@ def sql(session, rules: RuleSet, as_of: date) -> dict[int, Answer]:
         assert isinstance(row.red_eligible, bool)
         triggers = tuple(row.triggers.split(",")) if row.triggers else ()
         red_basis = tuple(row.red_basis.split(",")) if row.red_basis else ()
-        answers[row.firm_id] = (row.score, row.grade, triggers, row.red_eligible, red_basis)
+        assert isinstance(row.valid_until, date)
+        assert row.last_negative_on is None or isinstance(row.last_negative_on, date)
+        answers[row.firm_id] = (
+            row.score,
+            row.grade,
+            triggers,
+            row.red_eligible,
+            red_basis,
+            row.valid_until,
+            row.last_negative_on,
+        )
     return answers
 
 
@@ -127,7 +150,7 @@ def test_a_firm_with_no_effective_events(session):
     add_ignored_events(session, only_ignored, D("2026-01-01"))
     session.flush()
     answers = sql(session, RULES, D("2026-10-31"))
-    assert answers[empty] == answers[only_ignored] == (RULES.base_score, "B", (), False, ())
+    assert answers[empty] == answers[only_ignored] == (RULES.base_score, "B", (), False, (), VALID_FOREVER, None)
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

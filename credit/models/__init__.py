@@ -22,6 +22,7 @@ from credit.models.publication import Publication, PublicationEntry, Publication
 from credit.models.ruleset import RuleSetVersion
 from credit.models.signing import SigningKey
 from credit.models.user import Role, User
+from credit.models.version import ConfigVersion
 
 __all__ = [
     "Actor",
@@ -33,6 +34,7 @@ __all__ = [
     "AuditEntry",
     "CalendarYear",
     "ColumnMapping",
+    "ConfigVersion",
     "CreditCheck",
     "CreditEvent",
     "Department",

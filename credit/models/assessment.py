@@ -26,6 +26,17 @@ class FirmAssessment(SQLModel, table=True):
     red_basis: str = Field(default="", max_length=40)  # red criteria met, comma-separated: honour, passes
     rule_set_version: int
     computed_at: datetime = Field(default_factory=utcnow)
+    # The first day on which this result may differ from a live evaluation (an event starts or stops
+    # counting, a window of the rules passes it, a valid_until is reached): a check on a day in
+    # [as_of, valid_until) under the same rule set is answered from this row. VALID_FOREVER when nothing
+    # changes with time; NULL when unknown (a writer that does not compute it): then checks evaluate live.
+    valid_until: date | None = None
+    # The newest negative event on or before as_of (for "no negative event in N months" measures).
+    last_negative_on: date | None = None
+
+
+# "Never changes with time" (a firm without events): a date no check can reach.
+VALID_FOREVER = date(9999, 12, 31)
 
 
 class ListKind(StrEnum):

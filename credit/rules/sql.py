@@ -48,7 +48,9 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import registry
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Subquery
 
 from credit.rules.dates import cutoff
@@ -69,6 +71,7 @@ credit_event = table(
 firm = table("firm", column("id", Integer))
 
 EFFECTIVE = "effective"  # SPEC §2: only effective events count
+FOREVER = "9999-12-31"  # credit.models.assessment.VALID_FOREVER: nothing changes with time
 TRIGGER_SEPARATOR = ","
 
 
@@ -228,6 +231,12 @@ def _aggregates(rules: RuleSet, params: _Params) -> Subquery:
     columns.append(_count(passes).label("passes"))
     honour_whens = [(and_(_matches(rules, [r]), _counts(r, params)), 1) for r in honour_rules]
     columns.append(func.max(case(*honour_whens, else_=0) if honour_whens else literal(0, Integer)).label("honour"))
+    # Validity (credit.rules.validity): per window length, the oldest event still inside it — its
+    # window_end is the first day that window changes the answer — and the next valid_until to pass.
+    for m in sorted(rules.window_months):
+        columns.append(func.min(case((params.within(m), credit_event.c.occurred_on))).label(f"band_{m}"))
+    valid_until = credit_event.c.valid_until
+    columns.append(func.min(case((valid_until > params.as_of, valid_until))).label("next_valid"))
     start, end = _state_rules(rules)
     if start is not None and end is not None:
         columns.append(func.max(case((_matches(rules, [start]), _state_key()))).label("latest_start"))
@@ -269,6 +278,56 @@ def _in_post(rules: RuleSet, agg: Subquery) -> ColumnElement[int]:
     return case((and_(started.is_not(None), or_(ended.is_(None), started > ended)), 1), else_=0)
 
 
+class add_months(FunctionElement):
+    """`credit.rules.dates.add_months(day, months)` in SQL for a constant `months`: the same calendar day,
+    or the month's last day when that day does not exist."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(add_months, "postgresql")
+def _add_months_pg(element, compiler, **kw):
+    day, months = list(element.clauses)
+    # PostgreSQL's month arithmetic already clamps to the month's last day (2024-01-31 + 1 month = 02-29).
+    return f"CAST({compiler.process(day, **kw)} + INTERVAL '{int(months.value)} months' AS DATE)"
+
+
+@compiles(add_months, "sqlite")
+def _add_months_sqlite(element, compiler, **kw):
+    day, months = list(element.clauses)
+    text, m = compiler.process(day, **kw), int(months.value)
+    # SQLite's '+N months' overflows into the next month (01-31 + 1 month = 03-02): take the earlier of
+    # that and the target month's last day. ISO dates compare as text.
+    return f"min(date({text}, '+{m} months'), date({text}, 'start of month', '+{m + 1} months', '-1 day'))"
+
+
+class earliest_or_forever(FunctionElement):
+    """The earliest of some dates, NULLs ignored; FOREVER when all are NULL."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(earliest_or_forever, "postgresql")
+def _earliest_pg(element, compiler, **kw):
+    return f"COALESCE(LEAST({compiler.process(element.clauses, **kw)}), DATE '{FOREVER}')"
+
+
+@compiles(earliest_or_forever, "sqlite")
+def _earliest_sqlite(element, compiler, **kw):
+    # min() with two or more arguments is SQLite's scalar minimum (one argument would be the aggregate).
+    parts = [f"coalesce({compiler.process(c, **kw)}, '{FOREVER}')" for c in element.clauses]
+    return f"min({', '.join(parts)}, '{FOREVER}')"
+
+
+def _validity_columns(rules: RuleSet, agg: Subquery) -> list[ColumnElement]:
+    """valid_until of credit.rules.validity for the events the pass read: the earliest window_end over
+    every window length of its oldest event inside it, and the next valid_until."""
+    ends = [add_months(agg.c[f"band_{m}"], literal(m, Integer)) for m in sorted(rules.window_months)]
+    return [earliest_or_forever(*ends, agg.c.next_valid).label("valid_until")]
+
+
 def _per_firm(rules: RuleSet, params: _Params) -> Subquery:
     """Every firm (LEFT JOIN, so a firm without events has zeros) with its aggregates, each capped type
     already capped, and whether the state holds (subquery `per_firm`)."""
@@ -290,6 +349,7 @@ def _per_firm(rules: RuleSet, params: _Params) -> Subquery:
         zero_if_null("passes").label("passes"),
         zero_if_null("honour").label("honour"),
         _in_post(rules, agg).label("in_post"),
+        *_validity_columns(rules, agg),
     ]
     return select(*columns).select_from(firm.outerjoin(agg, agg.c.firm_id == firm.c.id)).subquery("per_firm")
 
@@ -331,6 +391,7 @@ def _firm_totals(rules: RuleSet, params: _Params) -> Subquery:
         per_firm.c.passes,
         honour.label("honour"),
         *(per_firm.c[f"trigger_{i}"] for i in range(len(rules.triggers))),
+        per_firm.c.valid_until,
     ]
     return select(*columns).subquery("totals")
 
@@ -407,11 +468,14 @@ def _red_basis(graded, params: _Params, rules: RuleSet) -> ColumnElement[str]:
 
 
 def assessment_query(rules: RuleSet, as_of: date) -> Select:
-    """One row per firm: (firm_id, score, grade, triggers, red_eligible, red_basis) as of `as_of` under `rules`.
+    """One row per firm: (firm_id, score, grade, triggers, red_eligible, red_basis, valid_until,
+    last_negative_on) as of `as_of` under `rules`.
 
     Invariant: every row equals `evaluate(<that firm's effective events>, as_of, rules)` in score, grade,
     ','.join(triggers), red_eligible (a real boolean: TRUE/FALSE on PostgreSQL, 1/0 on SQLite) and
-    ','.join(red_basis)."""
+    ','.join(red_basis); and credit.rules.validity's `valid_until` (VALID_FOREVER for None) and
+    `last_negative_on` of those events — when the firm has no effective event after `as_of` (the
+    caller's to check: the pass reads only events up to `as_of`)."""
     params = _Params.build(rules, as_of)
     totals = _firm_totals(rules, params)
     graded = select(
@@ -422,6 +486,7 @@ def assessment_query(rules: RuleSet, as_of: date) -> Select:
         totals.c.latest_negative,
         totals.c.passes,
         totals.c.honour,
+        totals.c.valid_until,
     ).subquery("graded")
     return select(
         graded.c.firm_id,
@@ -430,6 +495,8 @@ def assessment_query(rules: RuleSet, as_of: date) -> Select:
         graded.c.triggers,
         _red_eligible(graded, params, rules).label("red_eligible"),
         _red_basis(graded, params, rules).label("red_basis"),
+        graded.c.valid_until,
+        graded.c.latest_negative.label("last_negative_on"),
     )
 
 

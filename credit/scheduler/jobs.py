@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from credit.db import session_scope
+from credit.db import ensure_statistics, session_scope
 from credit.models import Actor
 from credit.services.assessment import assess_all
 from credit.services.listings import expire_listings
@@ -61,6 +61,7 @@ class Job:
 
 def run_assessment(ctx: JobContext) -> str:
     """Assess every firm as of today: windows expire with time, so grades and lists change overnight."""
+    ensure_statistics(ctx.engine)  # a database never analysed plans the per-firm subqueries badly
     with session_scope(ctx.engine, ACTOR) as session:
         take_writer_lock(session, "nightly")
         run = assess_all(session, as_of=ctx.today)

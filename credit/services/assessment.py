@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from credit.clock import check_not_future, today
 from credit.models import CreditEvent, EventStatus, Firm, FirmAssessment, Listing, ListingStatus, ListKind, utcnow
+from credit.models.assessment import VALID_FOREVER
 from credit.models.audit import audit_row, write_audit
 from credit.rules.dates import add_months
 from credit.rules.evaluate import Assessment, EventFact, evaluate
@@ -28,6 +29,7 @@ from credit.rules.listings import (
 )
 from credit.rules.ruleset import RuleSet
 from credit.rules.sql import assessment_query
+from credit.rules.validity import last_negative_on, valid_until
 from credit.services.listings import remove_red_for_negative, review_after_revocation, sync_listings
 from credit.services.rulesets import active_ruleset
 
@@ -67,8 +69,21 @@ def assess_firm(session: Session, firm: Firm, *, as_of: date | None = None, rule
     return evaluate(facts, as_of or today(), rules)
 
 
-def store_assessment(session: Session, firm_id: int, result: Assessment) -> None:
+def store_assessment(
+    session: Session,
+    firm_id: int,
+    result: Assessment,
+    facts: list[EventFact] | None = None,
+    rules: RuleSet | None = None,
+) -> None:
+    """Keep `result` as the firm's assessment; with the firm's effective `facts`, also the day it stops
+    being valid (credit.rules.validity), so checks until then answer from it; without, checks evaluate live."""
     row = session.get(FirmAssessment, firm_id)
+    until = last_negative = None
+    if facts is not None:
+        rules = rules or active_ruleset(session)
+        until = valid_until(facts, result.as_of, rules) or VALID_FOREVER
+        last_negative = last_negative_on(facts, result.as_of, rules)
     values = {
         "as_of": result.as_of,
         "score": result.score,
@@ -78,6 +93,8 @@ def store_assessment(session: Session, firm_id: int, result: Assessment) -> None
         "red_basis": ",".join(result.red_basis),
         "rule_set_version": result.rule_set_version,
         "computed_at": utcnow(),
+        "valid_until": until,
+        "last_negative_on": last_negative,
     }
     if row is None:
         session.add(FirmAssessment(firm_id=firm_id, **values))
@@ -96,7 +113,7 @@ def reassess_firms(session: Session, firm_ids: Iterable[int], *, as_of: date | N
     results = {}
     for firm_id in sorted(set(firm_ids)):
         result = evaluate(facts.get(firm_id, []), day, rules)
-        store_assessment(session, firm_id, result)
+        store_assessment(session, firm_id, result, facts.get(firm_id, []), rules)
         sync_listings(session, firm_id, result, rules)
         results[firm_id] = result
     session.flush()
@@ -194,6 +211,8 @@ def assess_all(
                 "red_basis",
                 "rule_set_version",
                 "computed_at",
+                "valid_until",
+                "last_negative_on",
             ],
             sa_select(
                 query.c.firm_id,
@@ -205,9 +224,21 @@ def assess_all(
                 query.c.red_basis,
                 literal(rules.version),
                 literal(utcnow(), FirmAssessment.__table__.c.computed_at.type),
+                query.c.valid_until,
+                query.c.last_negative_on,
             ),
         )
     )
+    if as_of < today():
+        # The pass read events up to as_of only: a firm with a later event is answered live by checks.
+        later = sa_select(CreditEvent.firm_id).where(
+            CreditEvent.status == EventStatus.effective, col(CreditEvent.occurred_on) > as_of
+        )
+        session.execute(
+            FirmAssessment.__table__.update()  # type: ignore[attr-defined]
+            .where(FirmAssessment.__table__.c.firm_id.in_(later))  # type: ignore[attr-defined]
+            .values(valid_until=as_of)
+        )
     counts = session.exec(select(FirmAssessment.grade, func.count()).group_by(FirmAssessment.grade)).all()
     run.grades = dict(counts)
     run.firms = sum(run.grades.values())

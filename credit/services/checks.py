@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -42,36 +44,62 @@ class CheckAnswer:
 
     def as_dict(self) -> dict:
         """The answer in the JSON API's shape (SPEC §4)."""
-        status = FirmStatus(
+        return answer_dict(
+            uscc=self.firm.uscc,
+            name=self.firm.name,
             grade=self.assessment.grade,
-            black_listed=any(entry.kind == "black" and entry.status != "proposed" for entry in self.listings),
-            red_listed=any(entry.kind == "red" and entry.status != "proposed" for entry in self.listings),
+            score=self.assessment.score,
+            listings=self.listings,
+            rules=self.rules,
+            purpose=self.purpose,
+            as_of=self.as_of,
             negative_within=lambda months: negative_within(self.facts, self.as_of, months, self.rules),
         )
-        return {
-            "uscc": self.firm.uscc,
-            "name": self.firm.name,
-            "grade": self.assessment.grade,
-            "score": self.assessment.score,
-            "lists": [
-                {
-                    "list": entry.kind,
-                    "status": "listed" if entry.listed_from else entry.status,
-                    "since": (entry.listed_from or entry.proposed_on).isoformat()
-                    if (entry.listed_from or entry.proposed_on)
-                    else None,
-                    "until": entry.listed_until.isoformat() if entry.listed_until else None,
-                    "reason": entry.reason,
-                }
-                for entry in self.listings
-            ],
-            "measures": [
-                {"code": m.code, "text": m.text, "basis": m.basis}
-                for m in measures_for(self.rules, self.purpose, status)
-            ],
-            "rule_set": self.rules.version,
-            "as_of": self.as_of.isoformat(),
-        }
+
+
+def answer_dict(
+    *,
+    uscc: str,
+    name: str,
+    grade: str,
+    score: int,
+    listings: Sequence[Any],
+    rules: RuleSet,
+    purpose: str,
+    as_of: date,
+    negative_within: Callable[[int], bool],
+) -> dict[str, Any]:
+    """A check's answer in the JSON API's shape (SPEC §4), from the firm's grade and score, its entries in
+    force (Listing rows or rows with the same columns) and the negative-event test of the measures. The
+    one definition of the answer: the live path (`CheckAnswer`) and the hot path (credit.services.
+    hot_checks) both call it."""
+    status = FirmStatus(
+        grade=grade,
+        black_listed=any(entry.kind == "black" and entry.status != "proposed" for entry in listings),
+        red_listed=any(entry.kind == "red" and entry.status != "proposed" for entry in listings),
+        negative_within=negative_within,
+    )
+    return {
+        "uscc": uscc,
+        "name": name,
+        "grade": grade,
+        "score": score,
+        "lists": [
+            {
+                "list": entry.kind,
+                "status": "listed" if entry.listed_from else entry.status,
+                "since": (entry.listed_from or entry.proposed_on).isoformat()
+                if (entry.listed_from or entry.proposed_on)
+                else None,
+                "until": entry.listed_until.isoformat() if entry.listed_until else None,
+                "reason": entry.reason,
+            }
+            for entry in listings
+        ],
+        "measures": [{"code": m.code, "text": m.text, "basis": m.basis} for m in measures_for(rules, purpose, status)],
+        "rule_set": rules.version,
+        "as_of": as_of.isoformat(),
+    }
 
 
 def check_firm(session: Session, firm: Firm, *, purpose: str, as_of: date | None = None) -> CheckAnswer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 from sqlmodel import Session
 
 from credit.models import ApiRate
@@ -28,12 +28,13 @@ def window_start(now: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(stamp - stamp % seconds, UTC)
 
 
-def count_request(session: Session, key_id: int, *, now: datetime, seconds: int) -> tuple[int, int]:
+def count_request(bind: Session | Connection, key_id: int, *, now: datetime, seconds: int) -> tuple[int, int]:
     """Count one request of `key_id`; returns (requests in this window so far, seconds until it ends).
-    Flushes nothing else and never commits: the caller decides (the web layer commits at once)."""
+    Flushes nothing else and never commits: the count is part of the caller's unit of work."""
     start = window_start(now, seconds)
-    count = session.connection().execute(_HIT, {"key_id": key_id, "window_start": start}).scalar_one()
+    conn = bind.connection() if isinstance(bind, Session) else bind
+    count = conn.execute(_HIT, {"key_id": key_id, "window_start": start}).scalar_one()
     if count == 1:  # first request of a new window: older windows of this key are spent
-        session.connection().execute(_PRUNE, {"key_id": key_id, "window_start": start})
+        conn.execute(_PRUNE, {"key_id": key_id, "window_start": start})
     remaining = start + timedelta(seconds=seconds) - now
     return count, max(1, int(-(-remaining.total_seconds() // 1)))

@@ -13,17 +13,16 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from credit.clock import parse_past_date, today
-from credit.db import session_scope
+from credit.db import ensure_statistics, session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor, User
 from credit.rules.ruleset import PURPOSES
 from credit.services.assessment import assess_all
-from credit.services.check_log import log_check
-from credit.services.checks import check_firm
 from credit.services.demo import seed_demo
 from credit.services.event_import import import_events
 from credit.services.events import ensure_system_user
-from credit.services.firms import get_firm, import_firms
+from credit.services.firms import import_firms
+from credit.services.hot_checks import Caller, answer_checks, config_cache, log_answers
 from credit.services.listings import expire_listings
 from credit.services.rulesets import active_version, ensure_default_ruleset
 from credit.services.users import UserError, create_user, get_user
@@ -226,6 +225,7 @@ def _date(value: str | None, option: str = "--as-of") -> date | None:
 def assess_command(as_of: str | None) -> None:
     """Assess every firm under the active rule set (set-based, inside the database)."""
     day = _date(as_of) or today()
+    ensure_statistics(_engine())  # a database never analysed plans the per-firm subqueries badly
     with session_scope(_engine(), _actor()) as session:
         with click.progressbar(length=3, label=f"评价 {day}", file=sys.stderr) as bar:
             run = assess_all(session, as_of=day, progress=lambda _step: bar.update(1))
@@ -252,12 +252,13 @@ def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> 
         fail(exc.message)
     day = _date(as_of)
     with session_scope(_engine(), _actor()) as session:
-        firm = get_firm(session, code)
-        if firm is None:
+        answers, _changed = answer_checks(
+            session.connection(), [code], purpose=purpose, as_of=day, cache=config_cache(_engine())
+        )
+        if code not in answers:
             click.echo(f"错误: 统一社会信用代码 {code} 未登记", err=True)
             sys.exit(2)
-        answer = check_firm(session, firm, purpose=purpose, as_of=day)
-        data = {**answer.as_dict(), "check_id": log_check(session, answer, channel="cli", department="命令行").receipt}
+        data = log_answers(session.connection(), [answers[code]], Caller("cli", department="命令行"))[0]["answer"]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from credit.db import make_engine, new_session
+from credit.db import begin_write, make_engine, new_session
 from credit.models import Actor
 
 
@@ -47,6 +47,7 @@ def unit_of_work(actor: Actor | None = None) -> Iterator[Session]:
     block succeeds, roll back otherwise."""
     session = get_session()
     session.info["actor"] = actor or current_actor()
+    begin_write(session)  # SQLite: BEGIN IMMEDIATE, so the write never fails half-way for the lock
     try:
         yield session
         session.commit()

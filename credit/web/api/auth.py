@@ -17,7 +17,8 @@ from sqlmodel import Session
 
 from credit.models import Actor, ApiKey, Department, utcnow
 from credit.services.apikeys import authenticate_key
-from credit.web.db import get_session, unit_of_work
+from credit.services.hot_checks import CachedDepartment, CachedKey, authenticate, config_cache, read_config_version
+from credit.web.db import engine, get_session, unit_of_work
 
 # Noting when a key was last used is for the operators ("is this key still in use?"), not a log of calls:
 # once a minute is precise enough and spares the database (and the audit log) a write per request.
@@ -54,11 +55,11 @@ def bearer_token() -> tuple[str | None, str]:
     return token, ""
 
 
-def current_key() -> ApiKey:
+def current_key() -> ApiKey | CachedKey:
     return g.api_key
 
 
-def current_department() -> Department:
+def current_department() -> Department | CachedDepartment:
     return g.api_department
 
 
@@ -105,6 +106,62 @@ def key_required(scope: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def _cached_key(scope: str):
+    """Authenticate the request's bearer token against the process's key cache: the key, or the error
+    response (401, 403)."""
+    token, reason = bearer_token()
+    if token is None:
+        return None, unauthorized(reason, invalid_token=bool(request.headers.get("Authorization", "").strip()))
+    cache = config_cache(engine())
+    prefix = token.partition(".")[0]
+    key = None
+    if cache.version is not None and prefix in cache.keys:
+        key = authenticate(None, cache, token)  # from the cache: no database work
+    if key is None and (cache.version is None or prefix not in cache.keys):
+        # the process's first request, a prefix not seen at this version, or a cache emptied meanwhile
+        with engine().connect() as conn:
+            if cache.version is None:
+                cache.sync(read_config_version(conn))
+            key = authenticate(conn, cache, token)
+    if key is None:
+        return None, unauthorized("API 密钥无效或已吊销", invalid_token=True)
+    if not key.has_scope(scope):
+        return None, api_error(403, "forbidden", f"该 API 密钥没有 {scope} 权限(现有:{','.join(key.scopes)})")
+    return key, None
+
+
+def cached_key_required(scope: str) -> Callable:
+    """`key_required` for the hot path: the key comes from the per-process cache (credit.services.
+    hot_checks), which the view's own read checks against the configuration version; a view that finds it
+    changed calls `recheck_key`, so a revoked key fails from the next request on."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any):
+            key, refused = _cached_key(scope)
+            if refused is not None:
+                return refused
+            g.api_key = key
+            g.api_department = CachedDepartment(key.department_id, key.department)
+            g.api_scope = scope
+            return view(*args, **kwargs)
+
+        wrapped.required_scope = scope  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+def recheck_key():
+    """After the configuration changed under a request: authenticate it again with the fresh cache; the
+    error response when the key no longer passes, else None."""
+    key, refused = _cached_key(g.api_scope)
+    if refused is None:
+        g.api_key = key
+        g.api_department = CachedDepartment(key.department_id, key.department)
+    return refused
 
 
 def key_unit_of_work() -> AbstractContextManager[Session]:

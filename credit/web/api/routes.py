@@ -19,10 +19,8 @@ from credit.clock import parse_past_date, today
 from credit.models import ApiKey, CreditEvent, Firm, ListKind
 from credit.rules.ruleset import PURPOSES
 from credit.services import events
-from credit.services.check_log import check_firms, firms_by_uscc, log_check, log_checks
-from credit.services.checks import check_firm
 from credit.services.event_input import EVENT_FIELDS, FieldError
-from credit.services.firms import get_firm
+from credit.services.hot_checks import Caller, HotAnswer, answer_checks, config_cache, log_answers
 from credit.services.public import current_list
 from credit.services.publications import (
     get_publication,
@@ -35,10 +33,18 @@ from credit.services.publications import (
 )
 from credit.uscc import RULES as USCC_RULES
 from credit.uscc import UsccError, validate_uscc
-from credit.web.api.auth import api_error, current_department, current_key, key_required, key_unit_of_work
+from credit.web.api.auth import (
+    api_error,
+    cached_key_required,
+    current_department,
+    current_key,
+    key_required,
+    key_unit_of_work,
+    recheck_key,
+)
 from credit.web.api.openapi import openapi_document
-from credit.web.api.ratelimit import rate_limited
-from credit.web.db import get_session
+from credit.web.api.ratelimit import hot_connection, hot_rate_limited, hot_unit, rate_limited
+from credit.web.db import engine, get_session
 from credit.web.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -269,11 +275,29 @@ def _uscc_error(exc: UsccError) -> str:
     return f"{exc.message}(规则 {exc.rule}:{USCC_RULES.get(exc.rule, '')})"
 
 
+def _hot_answers(usccs: list[str], purpose: str, day: date | None):
+    """The hot path's answers by code, or the response refusing the request when the configuration
+    changed under it and the key no longer passes (a revoked key: 401 from the next request on)."""
+    conn = hot_connection()
+    answers, changed = answer_checks(conn, usccs, purpose=purpose, as_of=day, cache=config_cache(engine()))
+    if changed and (refused := recheck_key()) is not None:
+        return None, refused  # hot_rate_limited does not count a 401; a 403 counts
+    return answers, None
+
+
+def _log(answers: list[HotAnswer]):
+    """Count the request and log the answers (the hot path's one write): the answers as given, or the
+    429 response when the key's window is used up."""
+    caller = Caller("api", api_key=current_key(), department=current_department().name)  # type: ignore[arg-type]
+    return hot_unit().write(lambda conn: [row["answer"] for row in log_answers(conn, answers, caller)])
+
+
 @bp.get("/credit/<uscc>")
-@key_required("check")
-@rate_limited
+@cached_key_required("check")
+@hot_rate_limited
 def credit_check(uscc: str):
-    """One credit check: grade, lists in force and the measures for the purpose; logged with a receipt."""
+    """One credit check: grade, lists in force and the measures for the purpose; logged with a receipt.
+    The hot path: one read and one write in the Core transaction `hot_rate_limited` opened (and commits)."""
     errors: list[FieldError] = []
     try:
         uscc = validate_uscc(uscc)
@@ -283,18 +307,19 @@ def credit_check(uscc: str):
     errors += more
     if errors:
         return validation_failed(errors)
-    with key_unit_of_work() as session:
-        firm = get_firm(session, uscc)
-        if firm is None:
-            return api_error(404, "not_found", f"本局没有统一社会信用代码为 {uscc} 的市场主体")
-        answer = check_firm(session, firm, purpose=purpose, as_of=day)
-        logged = log_check(session, answer, channel="api", api_key=current_key(), department=current_department().name)
-    return jsonify(logged.answer)
+    answers, refused = _hot_answers([uscc], purpose, day)
+    if refused is not None:
+        return refused
+    answer = answers.get(uscc)  # type: ignore[union-attr]
+    if answer is None:
+        return api_error(404, "not_found", f"本局没有统一社会信用代码为 {uscc} 的市场主体")
+    given = _log([answer])
+    return given if isinstance(given, Response) else jsonify(given[0])
 
 
 @bp.post("/credit/batch")
-@key_required("check")
-@rate_limited
+@cached_key_required("check")
+@hot_rate_limited
 def credit_batch():
     """Up to 1000 checks for one purpose; results in input order, each its own answer (and receipt) or error."""
     body = request.get_json(silent=True)
@@ -319,27 +344,23 @@ def credit_batch():
             valid[position] = validate_uscc(raw)
         except UsccError as exc:
             results[position] = {"uscc": raw, "error": "invalid_uscc", "message": _uscc_error(exc)}
-    with key_unit_of_work() as session:
-        firms = firms_by_uscc(session, valid.values())
-        answers = check_firms(session, firms.values(), purpose=purpose, as_of=day)
-        asked: list[tuple[int, Any]] = []
-        for position, code in valid.items():
-            firm = firms.get(code)
-            if firm is None:
-                results[position] = {
-                    "uscc": code,
-                    "error": "not_found",
-                    "message": f"本局没有统一社会信用代码为 {code} 的市场主体",
-                }
-            else:
-                asked.append((position, answers[firm.id]))  # type: ignore[index]
-        logged = log_checks(
-            session,
-            [answer for _, answer in asked],
-            channel="api",
-            api_key=current_key(),
-            department=current_department().name,
-        )
-    for (position, _), row in zip(asked, logged, strict=True):
-        results[position] = row.answer
+    answers, refused = _hot_answers(list(valid.values()), purpose, day)
+    if refused is not None:
+        return refused
+    asked: list[tuple[int, HotAnswer]] = []
+    for position, code in valid.items():
+        answer = answers.get(code)  # type: ignore[union-attr]
+        if answer is None:
+            results[position] = {
+                "uscc": code,
+                "error": "not_found",
+                "message": f"本局没有统一社会信用代码为 {code} 的市场主体",
+            }
+        else:
+            asked.append((position, answer))
+    given = _log([answer for _, answer in asked])
+    if isinstance(given, Response):
+        return given
+    for (position, _), answer_given in zip(asked, given, strict=True):
+        results[position] = answer_given
     return jsonify(results=results)

@@ -12,21 +12,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from credit.clock import BUREAU_TZ, parse_past_date
+from credit.db import retry_write
 from credit.models import CreditCheck, User
 from credit.rules.ruleset import PURPOSE_LABELS
-from credit.services.check_log import (
-    CHECKS_PER_PAGE,
-    CheckQuery,
-    check_firms,
-    count_checks,
-    firms_by_uscc,
-    get_check,
-    log_checks,
-    search_checks,
-)
+from credit.services.check_log import CHECKS_PER_PAGE, CheckQuery, count_checks, get_check, search_checks
+from credit.services.hot_checks import Caller, answer_checks, config_cache, log_answers
 from credit.uscc import UsccError, validate_uscc
 from credit.web.checks.forms import MAX_LINES, CheckForm
-from credit.web.db import get_session, unit_of_work
+from credit.web.db import engine, get_session, unit_of_work
 from credit.web.helpers import date_arg, filter_errors
 from credit.web.security import roles_required
 
@@ -68,18 +61,25 @@ def _check_lines(lines: list[str], purpose: str, day: date | None) -> list[dict]
             valid[position] = validate_uscc(line)
         except UsccError as exc:
             rows[position]["error"] = exc.message
-    with unit_of_work() as session:
-        firms = firms_by_uscc(session, valid.values())
-        answers = check_firms(session, firms.values(), purpose=purpose, as_of=day)
-        asked = []
-        for position, code in valid.items():
-            firm = firms.get(code)
-            if firm is None:
-                rows[position]["error"] = _("本局没有统一社会信用代码为 %(uscc)s 的市场主体", uscc=code)
-            else:
-                asked.append((position, answers[firm.id]))  # type: ignore[index]
-        logged = log_checks(session, [a for _, a in asked], channel="web", user=_me())
-    for (position, _answer), check in zip(asked, logged, strict=True):
+
+    def unit() -> list[tuple[int, CreditCheck]]:
+        with unit_of_work() as session:
+            answers, _changed = answer_checks(
+                session.connection(), list(valid.values()), purpose=purpose, as_of=day, cache=config_cache(engine())
+            )
+            asked = []
+            for position, code in valid.items():
+                answer = answers.get(code)
+                if answer is None:
+                    rows[position]["error"] = _("本局没有统一社会信用代码为 %(uscc)s 的市场主体", uscc=code)
+                else:
+                    asked.append((position, answer))
+            me = _me()
+            caller = Caller("web", department=me.department, user_id=me.id, username=me.username)
+            logged = log_answers(session.connection(), [a for _, a in asked], caller)
+        return [(position, CreditCheck(**row)) for (position, _a), row in zip(asked, logged, strict=True)]
+
+    for position, check in retry_write(unit):
         rows[position]["check"] = check
     return rows
 

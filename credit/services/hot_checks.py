@@ -1,0 +1,491 @@
+"""The credit-check hot path (信用核查): answers from the stored assessment in one read and logs them in one
+write, both in SQLAlchemy Core, with the active rule set and the API keys cached per process.
+
+Why the stored answer is the live one:
+- every change to a firm's effective events re-assesses it in the same transaction
+  (credit.services.assessment.reassess_firms), a new rule set is followed by `assess_all`, and each
+  stored row carries the day it stops being valid (credit.rules.validity): a check on a day in
+  [as_of, valid_until) under the row's rule set is answered from it; any other day (a past `as_of`, a
+  row past its validity, another rule set, a row a writer left without validity, no row) is evaluated
+  live from the events, as `credit.services.checks.check_firm` does;
+- the lists in force are not stored: the same read joins the firm's entries in force on the day;
+- "a negative event in the last N months" (the award measure) is `cutoff(day, N) < last_negative_on`,
+  exact on every day the row is valid (no negative event happens inside its validity).
+tests/test_hot_checks.py holds the answers equal to `check_firm`'s for random histories and days.
+
+The caches: `ConfigCache` per engine keeps the active rule set and the API keys (by prefix, unknown
+prefixes included) at one value of the configuration version (credit.models.version), which database
+triggers bump on every change to a key, a department or the active rule set. The check's one read also
+reads the version; a changed version empties the cache at once, so a new rule set or a revoked key
+takes effect from the next request on (the caller re-authenticates when `sync` says so)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Date,
+    Dialect,
+    Engine,
+    Select,
+    TextClause,
+    and_,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import registry
+from sqlmodel import Session
+
+from credit.clock import FutureDate, check_not_future, today
+from credit.models import ApiKey, CreditCheck, CreditEvent, Department, EventStatus, Firm, FirmAssessment, Listing
+from credit.models.audit import Actor, AuditEntry, audit_row
+from credit.models.base import utcnow
+from credit.models.version import CONFIG_ROW, ConfigVersion
+from credit.rules.dates import cutoff
+from credit.rules.evaluate import EventFact, evaluate, negative_within
+from credit.rules.ruleset import PURPOSES, RuleSet
+from credit.services.check_log import new_receipt
+from credit.services.checks import CheckError, answer_dict
+from credit.services.listings import in_force_or_proposed
+from credit.services.rulesets import active_ruleset
+
+firm_t = Firm.__table__  # type: ignore[attr-defined]
+assessment_t = FirmAssessment.__table__  # type: ignore[attr-defined]
+listing_t = Listing.__table__  # type: ignore[attr-defined]
+event_t = CreditEvent.__table__  # type: ignore[attr-defined]
+version_t = ConfigVersion.__table__  # type: ignore[attr-defined]
+key_t = ApiKey.__table__  # type: ignore[attr-defined]
+department_t = Department.__table__  # type: ignore[attr-defined]
+check_t = CreditCheck.__table__  # type: ignore[attr-defined]
+
+# As credit.web.api.auth: noting when a key was last used is for operators, once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+CHUNK = 1000
+
+
+# --- the per-process caches ---------------------------------------------------------------------------
+
+
+@dataclass
+class CachedKey:
+    """A live or revoked API key as the hot path needs it (never the secret, only its hash)."""
+
+    id: int
+    prefix: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    department_id: int
+    department: str
+    revoked: bool
+    last_used_at: datetime | None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+@dataclass(frozen=True)
+class CachedDepartment:
+    id: int
+    name: str
+
+
+@dataclass
+class ConfigCache:
+    """What one process keeps of the configuration, valid at `version` (None: nothing loaded yet)."""
+
+    version: int | None = None
+    rules: RuleSet | None = None
+    keys: dict[str, CachedKey | None] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sync(self, version: int) -> bool:
+        """Align the cache with the database's version; True when it had to be emptied."""
+        if version == self.version:
+            return False
+        with self.lock:
+            self.version, self.rules, self.keys = version, None, {}
+        return True
+
+    def ruleset(self, conn: Connection) -> RuleSet:
+        """The active rule set (read once per version)."""
+        rules = self.rules
+        if rules is None:
+            with Session(bind=conn) as session:  # joins the connection's transaction, never ends it
+                session.info["actor"] = Actor.system("check")
+                rules = self.rules = active_ruleset(session)
+        return rules
+
+    def key(self, conn: Connection, prefix: str) -> CachedKey | None:
+        """The key of that prefix (read once per version; an unknown prefix is remembered too)."""
+        if prefix in self.keys:
+            return self.keys[prefix]
+        row = conn.execute(
+            select(
+                key_t.c.id,
+                key_t.c.prefix,
+                key_t.c.secret_hash,
+                key_t.c.scopes,
+                key_t.c.department_id,
+                department_t.c.name,
+                key_t.c.revoked_at,
+                key_t.c.last_used_at,
+            )
+            .join(department_t, department_t.c.id == key_t.c.department_id)
+            .where(key_t.c.prefix == prefix)
+        ).first()
+        found = None
+        if row is not None:
+            found = CachedKey(
+                row.id,
+                row.prefix,
+                row.secret_hash,
+                tuple(row.scopes.split(",")),
+                row.department_id,
+                row.name,
+                row.revoked_at is not None,
+                row.last_used_at,
+            )
+        if len(self.keys) > 10_000:  # bad tokens must not grow the cache without bound
+            self.keys.clear()
+        self.keys[prefix] = found
+        return found
+
+
+_caches: weakref.WeakKeyDictionary[Engine, ConfigCache] = weakref.WeakKeyDictionary()
+
+
+def config_cache(engine: Engine) -> ConfigCache:
+    """This process's cache for the database behind `engine`."""
+    cache = _caches.get(engine)
+    if cache is None:
+        cache = _caches.setdefault(engine, ConfigCache())
+    return cache
+
+
+def _version_column():
+    return select(version_t.c.version).where(version_t.c.id == CONFIG_ROW).scalar_subquery()
+
+
+def read_config_version(conn: Connection) -> int:
+    """The configuration version now (0 before the first change)."""
+    return conn.execute(select(_version_column())).scalar() or 0
+
+
+def authenticate(conn: Connection | None, cache: ConfigCache, token: str) -> CachedKey | None:
+    """The live key behind a bearer token `<prefix>.<secret>`, from the cache (read through `conn` when
+    the prefix is not cached; None only when it is); None if unknown, revoked or wrong (compared in
+    constant time)."""
+    prefix, _, secret = token.strip().partition(".")
+    if not prefix or not secret:
+        return None
+    key = cache.keys.get(prefix) if conn is None else cache.key(conn, prefix)
+    if key is None or key.revoked:
+        return None
+    if not hmac.compare_digest(key.secret_hash, hashlib.sha256(secret.encode()).hexdigest()):
+        return None
+    return key
+
+
+# --- the answer -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HotAnswer:
+    """One answered check, ready to log: the answer as given (without its check_id) and its log fields."""
+
+    firm_id: int
+    uscc: str
+    purpose: str
+    as_of: date
+    grade: str
+    rule_set_version: int
+    answer: dict[str, Any]
+    live: bool  # evaluated from the events (the stored assessment did not hold for the day)
+
+
+@dataclass
+class _Firm:
+    id: int
+    uscc: str
+    name: str
+    stored: Any  # the assessment columns of the read
+    listings: list[Any] = field(default_factory=list)
+
+
+def check_day(as_of: date | None) -> date:
+    """The day of a check: today, or a past day (never a future one)."""
+    try:
+        return check_not_future(as_of or today(), field="核查日")
+    except FutureDate as exc:
+        raise CheckError(str(exc)) from None
+
+
+def _read_statement(codes: int) -> Select:
+    """THE read as a Core construct: the configuration version, each firm of the codes, its stored
+    assessment and its entries in force on :day (a single code binds :uscc, several :codes)."""
+    day = bindparam("day", date.min, type_=Date)  # placeholder values: every execution binds its own
+    listing_on = and_(listing_t.c.firm_id == firm_t.c.id, in_force_or_proposed(day))  # type: ignore[arg-type]
+    where = (
+        firm_t.c.uscc == bindparam("uscc", "") if codes == 1 else firm_t.c.uscc.in_(bindparam("codes", expanding=True))
+    )
+    return (
+        select(
+            _version_column().label("config_version"),
+            firm_t.c.id,
+            firm_t.c.uscc,
+            firm_t.c.name,
+            assessment_t.c.as_of,
+            assessment_t.c.score,
+            assessment_t.c.grade,
+            assessment_t.c.rule_set_version,
+            assessment_t.c.valid_until,
+            assessment_t.c.last_negative_on,
+            listing_t.c.id.label("listing_id"),
+            listing_t.c.kind,
+            listing_t.c.status,
+            listing_t.c.listed_from,
+            listing_t.c.proposed_on,
+            listing_t.c.listed_until,
+            listing_t.c.reason,
+        )
+        .select_from(
+            firm_t.outerjoin(assessment_t, assessment_t.c.firm_id == firm_t.c.id).outerjoin(listing_t, listing_on)
+        )
+        .where(where)
+        .order_by(firm_t.c.id, listing_t.c.id)
+    )
+
+
+_compiled: dict[str, tuple[TextClause, dict[str, Any]]] = {}
+
+
+def _one_firm_read(dialect: Dialect) -> tuple[TextClause, dict[str, Any]]:
+    """The single-code read compiled once per dialect into a `text()` with its constant parameters: a
+    prepared Core construct would still cost its cache key on every execution (half the check's time)."""
+    found = _compiled.get(dialect.name)
+    if found is None:
+        statement = _read_statement(1)
+        named = registry.load(dialect.name)(paramstyle="named")  # :name placeholders, as text() expects
+        compiled = statement.compile(dialect=named, compile_kwargs={"render_postcompile": True})
+        constants = {k: v for k, v in compiled.params.items() if k not in ("uscc", "day")}
+        columns = {c.name: c.type for c in statement.selected_columns}
+        clause = text(str(compiled)).bindparams(bindparam("day", type_=Date)).columns(**columns)
+        found = _compiled[dialect.name] = (clause, constants)
+    return found
+
+
+def _read(conn: Connection, usccs: Sequence[str], day: date) -> tuple[int, dict[str, _Firm]]:
+    """THE read: one statement per chunk of 1000 codes (one for a single check)."""
+    version = 0
+    found: dict[str, _Firm] = {}
+    codes = sorted(set(usccs))
+    connection = conn
+    if len(codes) == 1:
+        clause, constants = _one_firm_read(connection.dialect)
+        results = [connection.execute(clause, {**constants, "uscc": codes[0], "day": day})]
+    else:
+        statement = _read_statement(len(codes))
+        results = [
+            connection.execute(statement, {"codes": codes[start : start + CHUNK], "day": day})
+            for start in range(0, len(codes), CHUNK)
+        ]
+    for result in results:
+        for row in result:
+            version = row.config_version or 0
+            entry = found.get(row.uscc)
+            if entry is None:
+                entry = found[row.uscc] = _Firm(row.id, row.uscc, row.name, row)
+            if row.listing_id is not None:
+                entry.listings.append(row)
+    if not found:  # no row to carry the version: read it alone (unknown firms only)
+        version = read_config_version(conn)
+    return version, found
+
+
+def _facts(conn: Connection, firm_ids: Iterable[int]) -> dict[int, list[EventFact]]:
+    """The effective events of these firms (the live path only)."""
+    ids = sorted(set(firm_ids))
+    found: dict[int, list[EventFact]] = defaultdict(list)
+    for start in range(0, len(ids), CHUNK):
+        rows = conn.execute(
+            select(
+                event_t.c.firm_id,
+                event_t.c.id,
+                event_t.c.event_type,
+                event_t.c.occurred_on,
+                event_t.c.severity,
+                event_t.c.valid_until,
+            ).where(event_t.c.firm_id.in_(ids[start : start + CHUNK]), event_t.c.status == EventStatus.effective.value)
+        )
+        for firm_id, *values in rows:
+            found[firm_id].append(EventFact(*values))
+    return found
+
+
+def stored_holds(stored: Any, day: date, rules: RuleSet) -> bool:
+    """Whether the stored assessment answers a check on `day` under `rules` exactly."""
+    return (
+        stored.as_of is not None
+        and stored.rule_set_version == rules.version
+        and stored.valid_until is not None
+        and stored.as_of <= day < stored.valid_until
+    )
+
+
+def answer_checks(
+    conn: Connection, usccs: Sequence[str], *, purpose: str, as_of: date | None, cache: ConfigCache
+) -> tuple[dict[str, HotAnswer], bool]:
+    """Answer checks of these (valid) codes for `purpose` on `as_of` (default today): answers by code,
+    unknown codes left out; and whether the configuration changed since the cache was filled (the
+    caller then authenticates again). One read, plus one for the events of firms answered live."""
+    if purpose not in PURPOSES:
+        raise CheckError(f"用途须为 {', '.join(PURPOSES)} 之一")
+    day = check_day(as_of)
+    if not usccs:
+        return {}, False
+    version, firms = _read(conn, usccs, day)
+    changed = cache.sync(version)
+    rules = cache.ruleset(conn)
+    live = [f.id for f in firms.values() if not stored_holds(f.stored, day, rules)]
+    facts = _facts(conn, live) if live else {}
+    live_ids = set(live)
+    answers: dict[str, HotAnswer] = {}
+    for code, firm in firms.items():
+        if firm.id in live_ids:
+            firm_facts = facts.get(firm.id, [])
+            result = evaluate(firm_facts, day, rules)
+            grade, score = result.grade, result.score
+
+            def negative(months: int, firm_facts: list[EventFact] = firm_facts) -> bool:
+                return negative_within(firm_facts, day, months, rules)
+        else:
+            grade, score = firm.stored.grade, firm.stored.score
+            last = firm.stored.last_negative_on
+
+            def negative(months: int, last: date | None = last) -> bool:
+                return last is not None and cutoff(day, months) < last
+
+        answers[code] = HotAnswer(
+            firm_id=firm.id,
+            uscc=firm.uscc,
+            purpose=purpose,
+            as_of=day,
+            grade=grade,
+            rule_set_version=rules.version,
+            answer=answer_dict(
+                uscc=firm.uscc,
+                name=firm.name,
+                grade=grade,
+                score=score,
+                listings=firm.listings,
+                rules=rules,
+                purpose=purpose,
+                as_of=day,
+                negative_within=negative,
+            ),
+            live=firm.id in live_ids,
+        )
+    return answers, changed
+
+
+# --- the write -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asked: through which channel, with which key or as which user."""
+
+    channel: str
+    api_key: CachedKey | None = None
+    department: str = ""
+    user_id: int | None = None
+    username: str = ""
+
+
+def log_answers(conn: Connection, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
+    """THE write: every answer into the check log in one INSERT (an answer listed twice is logged twice,
+    with two receipts); returns the rows written, whose `answer` is the answer as given with its receipt
+    as `check_id`. Notes the key's use (once a minute) in the same transaction."""
+    if caller.channel not in ("api", "web", "cli"):
+        raise ValueError(f"unknown channel {caller.channel!r}")
+    now = utcnow()
+    rows = []
+    for hot in answers:
+        receipt = new_receipt()
+        answer = {**hot.answer, "check_id": receipt}
+        rows.append(
+            {
+                "receipt": receipt,
+                "checked_at": now,
+                "firm_id": hot.firm_id,
+                "uscc": hot.uscc,
+                "purpose": hot.purpose,
+                "as_of": hot.as_of,
+                "channel": caller.channel,
+                "api_key_id": caller.api_key.id if caller.api_key else None,
+                "department": caller.department,
+                "user_id": caller.user_id,
+                "username": caller.username,
+                "grade": hot.grade,
+                "rule_set_version": hot.rule_set_version,
+                "answer": answer,
+            }
+        )
+    if rows:
+        conn.execute(_log_insert(), rows)
+    if caller.api_key is not None:
+        note_key_use(conn, caller.api_key, now)
+    return rows
+
+
+_LOG_COLUMNS = (
+    "receipt", "checked_at", "firm_id", "uscc", "purpose", "as_of", "channel", "api_key_id", "department",
+    "user_id", "username", "grade", "rule_set_version", "answer",
+)  # fmt: skip
+_log_statement: list[TextClause] = []
+
+
+def _log_insert() -> TextClause:
+    """THE write as a `text()` built once, typed by the table's columns (a Core insert would cost its
+    cache key on every execution)."""
+    if not _log_statement:
+        names = ", ".join(_LOG_COLUMNS)
+        values = ", ".join(f":{name}" for name in _LOG_COLUMNS)
+        statement = text(f"INSERT INTO credit_check ({names}) VALUES ({values})").bindparams(
+            *(bindparam(name, type_=check_t.c[name].type) for name in _LOG_COLUMNS)
+        )
+        _log_statement.append(statement)
+    return _log_statement[0]
+
+
+def note_key_use(conn: Connection, key: CachedKey, now: datetime) -> None:
+    """Record when the key was last used, at most once a minute per process, audited as its department."""
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    conn.execute(update(key_t).where(key_t.c.id == key.id).values(last_used_at=now))
+    conn.execute(
+        insert(AuditEntry),
+        [
+            audit_row(
+                Actor(label=f"api:{key.department}", source="api"),
+                action="update",
+                entity="api_key",
+                entity_id=str(key.id),
+                before={"last_used_at": key.last_used_at.isoformat() if key.last_used_at else None},
+                after={"last_used_at": now.isoformat()},
+            )
+        ],
+    )
+    key.last_used_at = now
