@@ -9,11 +9,12 @@ are never validated this way."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Response, current_app, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 
 def cacheable() -> bool:
@@ -45,3 +46,25 @@ def revalidated(response: Response, tag: str, *, weak: bool = True, max_age: int
     response.headers["Cache-Control"] = f"private, max-age={max_age}" if max_age else "private, no-cache"
     response.vary.update(("Cookie", "Accept-Language"))
     return response
+
+
+# Stands for the visitor's CSRF token in a kept page; replaced by each visitor's own when served.
+_TOKEN_MARK = "\x00csrf-token\x00"  # noqa: S105 - a placeholder, not a secret
+
+
+def rendered_once(key: tuple[object, ...], render: Callable[[], str]) -> str:
+    """The page `render` makes, rendered once per `key` in this process and kept (the key must name all it
+    shows: data version, day, language, the query string). Only for anonymous visitors without pending
+    flash messages; each gets the kept page with their own CSRF token put in."""
+    if not cacheable() or session.get("_flashes"):
+        return render()
+    from credit.services.public import ListCache
+
+    pages: ListCache = current_app.extensions.setdefault("credit.page_cache", ListCache(size=512))
+    token = generate_csrf()
+
+    def masked() -> str:
+        return render().replace(token, _TOKEN_MARK)
+
+    full_key = (*key, str(get_locale()), request.path, request.query_string)
+    return pages.get_or_make(full_key, masked).replace(_TOKEN_MARK, token)

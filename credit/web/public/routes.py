@@ -14,7 +14,7 @@ from credit.services.rulesets import active_ruleset
 from credit.web.auth.routes import safe_next
 from credit.web.db import get_session
 from credit.web.helpers import cursor_arg
-from credit.web.public.caching import cacheable, not_modified, page_tag, revalidated
+from credit.web.public.caching import cacheable, not_modified, page_tag, rendered_once, revalidated
 
 bp = Blueprint("public", __name__)
 
@@ -60,8 +60,9 @@ def index():
             count_cap=current_app.config["SEARCH_COUNT_CAP"],
         )
         found = search_firms(session, query)
-    response = current_app.make_response(
-        render_template(
+
+    def render() -> str:
+        return render_template(
             "public/index.html",
             red=_cached_list(session, version, ListKind.red, day, per_page=10),
             black=_cached_list(session, version, ListKind.black, day, per_page=10),
@@ -71,7 +72,10 @@ def index():
             today=day,
             latest=latest,
         )
-    )
+
+    # The front page without a search is rendered once per change of the lists, day and language.
+    html = render() if text else rendered_once(("index", version, day, latest.id if latest else None), render)
+    response = current_app.make_response(html)
     return revalidated(response, page_tag(("index", version, day, latest.id if latest else None))) if tag else response
 
 
@@ -95,12 +99,14 @@ def current(kind: str):
     text = request.args.get("q", "").strip()[:100]
     region = request.args.get("region", "")
     region = region if region in REGIONS else ""
-    result = _cached_list(session, version, ListKind(kind), day, text=text, region=region, page=_page())
-    response = current_app.make_response(
-        render_template(
+
+    def render() -> str:
+        result = _cached_list(session, version, ListKind(kind), day, text=text, region=region, page=_page())
+        return render_template(
             "public/list.html", kind=kind, result=result, today=day, text=text, region=region, regions=REGIONS
         )
-    )
+
+    response = current_app.make_response(rendered_once(("list", version, day), render))
     return revalidated(response, page_tag(("list", version, day))) if tag else response
 
 
