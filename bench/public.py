@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from config import normalise_database_url  # noqa: E402
 from credit import clock  # noqa: E402
 from credit.db import make_engine, session_scope  # noqa: E402
 from credit.demo_data import generate_firms  # noqa: E402
@@ -92,12 +93,13 @@ def database_url(kind: str) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    admin = create_engine(make_url(PG_BASE), isolation_level="AUTOCOMMIT")
+    base = make_url(normalise_database_url(PG_BASE))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
     admin.dispose()
-    return make_url(PG_BASE).set(database=PG_DB).render_as_string(hide_password=False)
+    return base.set(database=PG_DB).render_as_string(hide_password=False)
 
 
 def generate(url: str) -> dict:

@@ -29,7 +29,7 @@ from credit.models import Firm
 # Shortest text the trigram index can look up (SQLite FTS5 `trigram`, pg_trgm: three characters).
 TRIGRAM = 3
 DEFAULT_COUNT_CAP = 1000  # the web layer passes config SEARCH_COUNT_CAP
-DEFAULT_SCAN_WINDOW = 20_000  # the web layer passes config SEARCH_SCAN_WINDOW
+DEFAULT_SCAN_WINDOW = 5000  # the web layer passes config SEARCH_SCAN_WINDOW
 _USCC_PREFIX = re.compile(r"[0-9A-Z]{1,18}")
 _HIGHEST = "\U0010ffff"  # sorts after every character in code-point order: the end of a prefix range
 _FTS = sa.table("firm_name_fts", sa.column("rowid"))

@@ -64,6 +64,7 @@ def firm_list():
         after=cursor_arg("after"),
         before=cursor_arg("before"),
         count_cap=current_app.config["SEARCH_COUNT_CAP"],
+        scan_window=current_app.config["SEARCH_SCAN_WINDOW"],
     )
     result = search_firms(get_session(), query)
     return render_template("admin/firm_list.html", result=result, query=query, regions=REGIONS)

@@ -58,6 +58,7 @@ def index():
             after=cursor_arg("after"),
             before=cursor_arg("before"),
             count_cap=current_app.config["SEARCH_COUNT_CAP"],
+            scan_window=current_app.config["SEARCH_SCAN_WINDOW"],
         )
         found = search_firms(session, query)
 
