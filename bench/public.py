@@ -10,7 +10,7 @@ download of its CSV/XLSX/JSON (written and stored) and a second (served from the
 `gunicorn -w 2` (sync) serves the app and, on another free port, a bare Flask app; `wrk -t2 -c32 -d10s`
 runs on /lists/black, /lists/red, /?q=<2–4 characters cut from random names>, /firms/<random USCC> and
 the bare endpoint, interleaved, BENCH_ROUNDS (3) rounds; medians are printed with the ratio to the
-bare endpoint. Data goes under bench/data/ (SQLite) or the database BENCH_PG_DB (PostgreSQL)."""
+bare endpoint (BENCH_PAGES=0 skips the pages: publication and downloads only). Data goes under bench/data/ (SQLite) or the database BENCH_PG_DB (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ from credit.services.rulesets import ensure_default_ruleset  # noqa: E402
 FIRMS = int(os.environ.get("BENCH_FIRMS", "100000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DURATION = os.environ.get("BENCH_DURATION", "10s")
+PAGES = os.environ.get("BENCH_PAGES", "1") != "0"  # 0: the publication and downloads only (e.g. at 1M)
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
 PG_DB = os.environ.get("BENCH_PG_DB", "credit_wt_public_bench")
 TODAY = date(2026, 11, 22)
@@ -343,6 +344,8 @@ def main(kinds: list[str]) -> None:
         for fmt, d in pub["downloads"].items():
             print(f"[{kind}]   {fmt}: first {d['first_s']:.2f} s (written), then {d['stored_s']:.3f} s (stored), "
                   f"{d['bytes'] / 1e6:.1f} MB", flush=True)  # fmt: skip
+        if not PAGES:
+            continue
         pages = bench_pages(url, names)
         bare = pages["bare"]
         print(f"[{kind}] load average {os.getloadavg()}")

@@ -3,7 +3,18 @@ switch. Grades are not shown unless the rule set publishes them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from markupsafe import Markup
 
 from credit.clock import today
 from credit.models import ListKind
@@ -31,6 +42,17 @@ def _list_cache() -> ListCache:
 def _cached_list(session, version: int, kind: ListKind, day, **kw) -> object:
     key = ("list", version, day, kind, tuple(sorted(kw.items())))
     return _list_cache().get_or_make(key, lambda: current_list(session, kind, day, **kw))
+
+
+def _list_table(session, version: int, kind: ListKind, day) -> Markup:
+    """The front page's table of a list, rendered once per change of the lists, day and language (the
+    front page with a search renders around it)."""
+
+    def render() -> Markup:
+        table = get_template_attribute("public/_lists.html", "list_table")
+        return table(_cached_list(session, version, kind, day, per_page=10), kind.value, day)  # escaped Markup
+
+    return _list_cache().get_or_make(("table", version, day, kind, str(get_locale())), render)
 
 
 def _cached_counts(session, version: int, day) -> dict[str, int]:
@@ -65,8 +87,8 @@ def index():
     def render() -> str:
         return render_template(
             "public/index.html",
-            red=_cached_list(session, version, ListKind.red, day, per_page=10),
-            black=_cached_list(session, version, ListKind.black, day, per_page=10),
+            red=_list_table(session, version, ListKind.red, day),
+            black=_list_table(session, version, ListKind.black, day),
             counts=_cached_counts(session, version, day),
             found=found,
             text=text,
