@@ -143,7 +143,11 @@ def test_filters_with_text_and_alone(session, register):
     make_firm(session, name="东莞市长安另一电子有限公司", region="长安镇", industry="C39")
     assert found(session, "长安另", region="长安镇") == ["东莞市长安另一电子有限公司"]
     assert found(session, "长安另", region="虎门镇") == []
-    assert found(session, "", region="长安镇", industry="C3") == ["东莞市长安另一电子有限公司"]
+    firms = session.exec(select(Firm)).all()
+    expected = in_order(f.name for f in firms if f.region == "长安镇" and f.industry.startswith("C3"))
+    assert "东莞市长安另一电子有限公司" in expected
+    assert found(session, "", region="长安镇", industry="C3") == expected
+    assert walk(session, "", region="长安镇", industry="C3", per_page=1, count_cap=1) == expected
 
 
 def test_the_index_follows_new_renamed_and_deleted_firms(session, register):

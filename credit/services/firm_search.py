@@ -132,10 +132,19 @@ def search_firms(session: Session, query: FirmQuery) -> FirmPage:
     if text:
         by_index, by_scan = _text_conditions(text, pg)
     cap = max(1, query.count_cap)
-    probe_where = [*filters, *([by_index] if by_index is not None else [])]
-    probe = sa.select(sa.literal(1)).select_from(Firm).where(*probe_where).limit(cap + 1).subquery()
-    found = session.exec(select(func.count()).select_from(probe)).one()
-    capped = found > cap
+    if text and not pg and not filters and not _USCC_PREFIX.fullmatch(text.upper()):
+        # The FTS5 table alone first: it streams matches, where `firm.id IN (…)` would list them all.
+        matched = sa.select(_FTS.c.rowid).where(sa.literal_column("firm_name_fts").op("MATCH")(fts_phrase(text)))
+        many = session.exec(select(func.count()).select_from(matched.limit(cap + 1).subquery())).one() > cap
+    else:
+        many = False
+    if many:
+        found, capped = cap + 1, True
+    else:
+        probe_where = [*filters, *([by_index] if by_index is not None else [])]
+        probe = sa.select(sa.literal(1)).select_from(Firm).where(*probe_where).limit(cap + 1).subquery()
+        found = session.exec(select(func.count()).select_from(probe)).one()
+        capped = found > cap
     # Few matches: through the index, then sorted. Many: walk the name index, filtering as it goes.
     where = [*filters, *([by_scan if capped else by_index] if by_index is not None else [])]
     items, next_after, prev_before, page = _keyset_page(session, query, where, pg)
@@ -153,7 +162,9 @@ def search_firms(session: Session, query: FirmQuery) -> FirmPage:
 def _window_search(
     session: Session, query: FirmQuery, text: str, filters: list[ColumnElement[bool]], pg: bool
 ) -> FirmPage:
-    """Short text: the matches among the next `scan_window` names (with the filters) after the cursor."""
+    """Short text: the matches among the next `scan_window` names (with the filters) after the cursor.
+    The window's end is found first by walking the name index alone (an offset, no rows read); the page
+    is then a walk of that range in order that stops at a full page, so nothing is sorted."""
     name = _name(pg)
     per_page = max(1, query.per_page)
     key = sa.tuple_(name, col(Firm.id))
@@ -162,19 +173,17 @@ def _window_search(
     where = list(filters)
     if cursor is not None:
         where.append(key > sa.tuple_(sa.literal(cursor), sa.literal(after)))
-    window = (
-        sa.select(col(Firm.id).label("id"), name.label("name"))
-        .where(*where)
-        .order_by(name, col(Firm.id))
-        .limit(max(per_page + 1, query.scan_window))
-        .subquery()
-    )
+    window = max(per_page + 1, query.scan_window)
+    end = session.exec(
+        select(Firm.name, Firm.id).where(*where).order_by(name, col(Firm.id)).offset(window - 1).limit(1)
+    ).first()
+    if end is not None:
+        where.append(key <= sa.tuple_(sa.literal(end[0]), sa.literal(end[1])))
     rows = list(
         session.exec(
             select(Firm)
-            .join(window, window.c.id == Firm.id)
-            .where(_name_contains(window.c.name, text, pg))
-            .order_by(window.c.name, window.c.id)
+            .where(*where, _name_contains(col(Firm.name), text, pg))
+            .order_by(name, col(Firm.id))
             .limit(per_page + 1)
         )
     )
@@ -182,16 +191,13 @@ def _window_search(
     if len(rows) > per_page:
         next_after: int | None = items[-1].id
         partial = True
-    else:  # the window is used up: walk on from its last name, if it was full
-        last = session.exec(select(window.c.id).order_by(window.c.name.desc(), window.c.id.desc()).limit(1)).first()
-        scanned = session.exec(select(func.count()).select_from(window)).one()
-        partial = scanned >= query.scan_window
-        next_after = last if partial else None
+    else:  # the window is used up: walk on from its end, if it ended before the register did
+        partial = end is not None
+        next_after = end[1] if end is not None else None
     page = max(1, query.page)
-    found = (page - 1) * per_page + len(items)
     return FirmPage(
         items=items,
-        total=found,
+        total=(page - 1) * per_page + len(items),
         page=page,
         per_page=per_page,
         capped=partial,
