@@ -339,3 +339,11 @@ def test_the_workbook_is_written_row_by_row_and_stays_text(client, engine, tx, c
     cells = {c.value: c for row in red.iter_rows(min_row=2) for c in row}
     assert cells['=HYPERLINK("http://x")'].data_type == "s"
     assert red.freeze_panes == "A2"
+
+
+def test_publishing_writes_the_downloads_at_once(runner, tx, city):
+    result = runner.invoke(args=["credit", "publish", "--period", "2026-10"])
+    assert result.exit_code == 0, result.output
+    with tx() as s:
+        stored = s.exec(select(PublicationExport.format, PublicationExport.size)).all()
+    assert sorted(fmt for fmt, _ in stored) == ["csv", "json", "xlsx"] and all(size > 0 for _, size in stored)
