@@ -50,6 +50,12 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_CN", "en")
     FIRMS_PER_PAGE = 50
+    # Firm search counts matches up to this many, then shows "1,000+" (credit.services.firm_search).
+    SEARCH_COUNT_CAP = int(os.environ.get("SEARCH_COUNT_CAP", "1000"))
+    # Text of 1–2 characters (too short for the trigram index) is looked for among this many names per page.
+    SEARCH_SCAN_WINDOW = int(os.environ.get("SEARCH_SCAN_WINDOW", "5000"))
+    # How long browsers and proxies may keep a publication download before asking again (seconds).
+    PUBLICATION_MAX_AGE = int(os.environ.get("PUBLICATION_MAX_AGE", "3600"))
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

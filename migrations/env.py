@@ -11,12 +11,18 @@ from sqlmodel import SQLModel
 import credit.models  # noqa: F401  (registers every table)
 from config import Config
 from credit.db import make_engine
+from credit.models.firm import SEARCH_INDEX_OBJECTS
 
 config = context.config
 if config.config_file_name and not config.attributes.get("engine"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = SQLModel.metadata
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Autogenerate leaves the search index's own objects alone (migration 0009 keeps them)."""
+    return name not in SEARCH_INDEX_OBJECTS
 
 
 def run_migrations_offline() -> None:
@@ -38,6 +44,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -113,7 +113,7 @@ def test_the_migration_chains_the_entries_written_before_it(tmp_path):
     )
     engine = make_engine(url)
     try:
-        command.upgrade(alembic_config(engine), "0011")
+        command.upgrade(alembic_config(engine), "0010")
         with engine.begin() as conn:
             for n in range(3):
                 conn.execute(

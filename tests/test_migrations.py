@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from credit.db import make_engine
 from credit.migrate import alembic_config, current_revision, upgrade_to_head
+from credit.models.firm import SEARCH_INDEX_OBJECTS
 from tests.conftest import PG_URL, create_pg_database
 
 
@@ -20,6 +21,11 @@ def empty_database(tmp_path) -> str:
     if PG_URL:
         return create_pg_database(PG_URL, f"credit_mig_{uuid.uuid4().hex[:8]}")
     return f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+def _modelled(obj, name, type_, reflected, compare_to) -> bool:
+    """Leave out the search index's own objects, which the models do not describe (migration 0009)."""
+    return name not in SEARCH_INDEX_OBJECTS
 
 
 def test_empty_to_head_matches_the_models(tmp_path):
@@ -30,7 +36,8 @@ def test_empty_to_head_matches_the_models(tmp_path):
         assert head is not None
         assert {"firm", "users", "audit_log"} <= set(inspect(engine).get_table_names())
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _modelled})
+            diff = compare_metadata(context, SQLModel.metadata)
         assert diff == [], f"models and migrations disagree: {diff}"
         assert upgrade_to_head(engine) == head  # idempotent
     finally:

@@ -661,7 +661,7 @@ def test_the_loser_of_a_race_rolls_back_to_its_savepoint_and_returns_the_winner(
     """Without the writer lock the unique number still decides: the second INSERT waits for the first
     transaction, fails on the index, and the loser returns the winner's publication in a usable session."""
     from credit.db import new_session
-    from credit.services.publications import _snapshot
+    from credit.services.publications.snapshots import _snapshot
     from tests.conftest import TESTER
 
     winner_session = new_session(engine, TESTER)

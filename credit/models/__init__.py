@@ -18,11 +18,12 @@ from credit.models.check import ApiRate, CreditCheck
 from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
-from credit.models.publication import Publication, PublicationEntry, PublicationWithdrawal
+from credit.models.publication import Publication, PublicationEntry, PublicationExport, PublicationWithdrawal
 from credit.models.ruleset import RuleSetVersion
 from credit.models.signing import SigningKey
 from credit.models.user import Role, User
 from credit.models.version import ConfigVersion
+from credit.models.version import ChangeCounter
 
 __all__ = [
     "Actor",
@@ -33,6 +34,7 @@ __all__ = [
     "ApiRate",
     "AuditEntry",
     "CalendarYear",
+    "ChangeCounter",
     "ColumnMapping",
     "ConfigVersion",
     "CreditCheck",
@@ -54,6 +56,7 @@ __all__ = [
     "PetitionStatus",
     "Publication",
     "PublicationEntry",
+    "PublicationExport",
     "PublicationWithdrawal",
     "Role",
     "RuleSetVersion",

@@ -65,6 +65,8 @@ class Listing(SQLModel, table=True):
             postgresql_where=text("status IN ('proposed', 'listed')"),
         ),
         Index("ix_listing_kind_status", "kind", "status"),
+        # The current lists, newest first (credit.services.public.current_list).
+        Index("ix_listing_kind_listed_from", "kind", "listed_from"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -94,6 +96,8 @@ class Listing(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="users.id")
     decision_note: str = Field(default="", max_length=1000)
     ended_on: date | None = None
-    end_code: str | None = Field(default=None, max_length=30)  # credit.rules.listings.EndCode: logic reads this
+    end_code: str | None = Field(
+        default=None, max_length=30, index=True
+    )  # credit.rules.listings.EndCode: logic reads this
     end_reason: str = Field(default="", max_length=1000)  # for people
     created_at: datetime = Field(default_factory=utcnow)

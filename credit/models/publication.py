@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from credit.models.base import utcnow
@@ -37,7 +38,7 @@ class PublicationEntry(SQLModel, table=True):
     publication_id: int = Field(foreign_key="publication.id", index=True)
     kind: str = Field(max_length=10)
     position: int
-    listing_id: int = Field(foreign_key="listing.id")
+    listing_id: int = Field(foreign_key="listing.id", index=True)
     uscc: str = Field(max_length=18, index=True)
     name: str = Field(max_length=200)
     region: str = Field(max_length=50)
@@ -60,3 +61,23 @@ class PublicationWithdrawal(SQLModel, table=True):
     withdrawn_on: date
     withdrawn_at: datetime = Field(default_factory=utcnow)
     withdrawn_by: str = Field(max_length=120)
+
+
+class PublicationExport(SQLModel, table=True):
+    """A publication's download (CSV, XLSX or JSON), written once and served from here. Stored in the
+    database, not on a disk, so every web host sharing the database serves the same bytes.
+
+    A publication never changes, but what the public may see of it does, rarely: a withdrawal, a
+    correction naming it, an entry hidden after credit repair (credit.services.publication_exports).
+    `fingerprint` names that state; a stored file of another fingerprint is replaced."""
+
+    __tablename__ = "publication_export"
+    __table_args__ = (UniqueConstraint("publication_id", "format", name="uq_publication_export_publication_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id")
+    format: str = Field(max_length=10)  # csv | xlsx | json
+    fingerprint: str = Field(max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = 0
+    created_at: datetime = Field(default_factory=utcnow)

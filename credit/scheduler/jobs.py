@@ -104,10 +104,26 @@ def publish_due(ctx: JobContext, *, limit: int = CATCH_UP_LIMIT) -> list[tuple[s
                 time.sleep(attempt)
         if created:
             log.info("published %s: %d red, %d black", number, *counts)
+            store_downloads(ctx.engine, number)
         else:
             log.info("publication %s exists already, nothing written", number)
         done.append((number, created))
     return done
+
+
+def store_downloads(engine, number: str) -> None:
+    """Write a new publication's downloads (CSV, XLSX, JSON) in a transaction of their own, the publication
+    being committed already: no visitor's first download then waits for, or times out on, a large
+    workbook. A failure is logged; the first download writes them instead."""
+    from credit.services.publications import get_publication, store_exports
+
+    try:
+        with session_scope(engine, ACTOR) as session:
+            publication = get_publication(session, number)
+            if publication is not None:
+                store_exports(session, publication)
+    except Exception:  # the downloads are a convenience: the publication stands
+        log.warning("publication %s: downloads not written now, the first request will", number, exc_info=True)
 
 
 def run_publication(ctx: JobContext) -> str:

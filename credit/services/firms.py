@@ -1,4 +1,4 @@
-"""The firm register: add, change, search and import firms."""
+"""The firm register: add, change and import firms (search: credit.services.firm_search)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import IO
 
 from pydantic import ValidationError
-from sqlalchemy import or_
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from credit.models import Firm, FirmCreate, utcnow
 from credit.models.firm import FIRM_FIELDS
+from credit.services.firm_search import FirmPage, FirmQuery, search_firms  # noqa: F401  - callers import them here
 from credit.services.tabular import ImportFileError, RowError, read_table
 
 # Import header: the spec's English names plus the Chinese titles regulators use.
@@ -76,53 +76,6 @@ def update_firm(session: Session, firm: Firm, data: FirmCreate) -> bool:
         session.add(firm)
         session.flush()
     return changed
-
-
-@dataclass(frozen=True)
-class FirmQuery:
-    """A search of the register: free text (name or USCC), filters, page."""
-
-    text: str = ""
-    region: str = ""
-    industry: str = ""
-    page: int = 1
-    per_page: int = 50
-
-
-@dataclass
-class FirmPage:
-    items: list[Firm]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def search_firms(session: Session, query: FirmQuery) -> FirmPage:
-    """One page of firms matching the query, ordered by name. A full USCC matches exactly; a prefix of
-    one matches the codes it begins; other text matches inside the name."""
-    where = []
-    text = query.text.strip()
-    if text:
-        upper = text.upper()
-        where.append(or_(col(Firm.uscc).startswith(upper), col(Firm.name).contains(text)))
-    if query.region:
-        where.append(Firm.region == query.region)
-    if query.industry:
-        where.append(col(Firm.industry).startswith(query.industry.upper()))
-    total = session.exec(select(func.count()).select_from(Firm).where(*where)).one()
-    page = max(1, query.page)
-    items = session.exec(
-        select(Firm)
-        .where(*where)
-        .order_by(Firm.name, Firm.id)
-        .offset((page - 1) * query.per_page)
-        .limit(query.per_page)
-    ).all()
-    return FirmPage(list(items), total, page, query.per_page)
 
 
 @dataclass

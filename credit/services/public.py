@@ -4,23 +4,61 @@ revoked listing, or a revoked event."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import or_
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, func, select
 
-from credit.models import CreditEvent, EventStatus, Firm, Listing, ListKind
+from credit.models import (
+    ChangeCounter,
+    CreditEvent,
+    EventStatus,
+    Firm,
+    Listing,
+    ListKind,
+    Petition,
+    PetitionKind,
+    PetitionStatus,
+)
+from credit.models.version import LISTS
 from credit.rules.dates import add_months
 from credit.rules.listings import public_candidates_sql, public_types, public_until
 from credit.rules.ruleset import RuleSet
+from credit.services.firm_search import escape_like
 from credit.services.listings import in_force
 
 
 @dataclass(frozen=True)
+class ListedFirm:
+    """What a list shows of a firm (plain values, so a page of a list can be kept between requests)."""
+
+    id: int
+    uscc: str
+    name: str
+    region: str
+
+
+@dataclass(frozen=True)
+class ListedEntry:
+    """What a list shows of an entry."""
+
+    id: int
+    kind: str
+    reason: str
+    listed_from: date | None
+    listed_until: date | None
+
+
+@dataclass(frozen=True)
 class PublicEntry:
-    listing: Listing
-    firm: Firm
+    listing: ListedEntry
+    firm: ListedFirm
 
     def months_listed(self, as_of: date) -> int:
         """Whole months since the entry was listed (how old it is)."""
@@ -29,7 +67,7 @@ class PublicEntry:
         return months - (1 if add_months(start, months) > as_of else 0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PublicList:
     entries: list[PublicEntry]
     total: int
@@ -39,6 +77,52 @@ class PublicList:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def lists_version(session: Session) -> int:
+    """The change counter of the current lists (credit.models.version): the database raises it in the
+    same transaction as any change of a listing or of the firm particulars a list shows. With today's
+    date it names what the current lists show, so pages built from it can be kept until it moves.
+    Read it before the data it stands for: a change committed in between then costs one more rebuild,
+    never a stale page."""
+    version = session.exec(select(ChangeCounter.version).where(ChangeCounter.name == LISTS)).first()
+    return int(version or 0)
+
+
+class ListCache:
+    """Pages of the current lists by (lists version, day, what was asked), least recently used out.
+    Plain values only; one per process (the web app keeps one), so a change made through another
+    process shows at the next request of each: the version is read every time."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = make()
+        self._items[key] = value
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _entries_where(kind: ListKind, as_of: date, text: str, region: str) -> list[Any]:
+    where = [Listing.kind == kind, in_force(as_of)]
+    text = text.strip()
+    if text:
+        pattern = "%" + escape_like(text) + "%"
+        where.append(
+            or_(col(Firm.uscc).startswith(text.upper(), autoescape=True), col(Firm.name).like(pattern, escape="\\"))
+        )
+    if region:
+        where.append(Firm.region == region)
+    return where
 
 
 def current_list(
@@ -51,18 +135,38 @@ def current_list(
     page: int = 1,
     per_page: int = 50,
 ) -> PublicList:
-    """One page of a list as in force on `as_of`, newest entries first."""
-    where = [Listing.kind == kind, in_force(as_of)]
-    if text.strip():
-        where.append(or_(col(Firm.uscc).startswith(text.strip().upper()), col(Firm.name).contains(text.strip())))
-    if region:
-        where.append(Firm.region == region)
-    base = select(Listing, Firm).join(Firm, Firm.id == Listing.firm_id).where(*where)  # type: ignore[arg-type]
-    total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(
-        base.order_by(col(Listing.listed_from).desc(), Firm.name).offset((max(page, 1) - 1) * per_page).limit(per_page)
-    ).all()
-    return PublicList([PublicEntry(listing, firm) for listing, firm in rows], total, max(page, 1), per_page)
+    """One page of a list as in force on `as_of`, newest entries first (index ix_listing_kind_listed_from).
+    Two statements: the count and the page, in plain Core rows."""
+    where = _entries_where(kind, as_of, text, region)
+    joined = sa.select(sa.literal(1)).select_from(Listing).join(Firm, col(Firm.id) == Listing.firm_id).where(*where)
+    total = session.exec(select(func.count()).select_from(joined.subquery())).one()
+    page = max(page, 1)
+    rows = session.connection().execute(
+        sa.select(
+            col(Listing.id),
+            col(Listing.kind),
+            col(Listing.reason),
+            col(Listing.listed_from),
+            col(Listing.listed_until),
+            col(Firm.id).label("firm_id"),
+            col(Firm.uscc),
+            col(Firm.name),
+            col(Firm.region),
+        )
+        .join(Firm, col(Firm.id) == Listing.firm_id)
+        .where(*where)
+        .order_by(col(Listing.listed_from).desc(), col(Firm.name), col(Listing.id))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    entries = [
+        PublicEntry(
+            ListedEntry(r.id, r.kind, r.reason, r.listed_from, r.listed_until),
+            ListedFirm(r.firm_id, r.uscc, r.name, r.region),
+        )
+        for r in rows
+    ]
+    return PublicList(entries, total, page, per_page)
 
 
 def list_counts(session: Session, as_of: date) -> dict[str, int]:
@@ -73,6 +177,45 @@ def list_counts(session: Session, as_of: date) -> dict[str, int]:
 def firm_listings(session: Session, firm_id: int, as_of: date) -> list[Listing]:
     """The firm's entries in force today, for its public page."""
     return list(session.exec(select(Listing).where(Listing.firm_id == firm_id, in_force(as_of)).order_by(Listing.kind)))
+
+
+@dataclass(frozen=True)
+class FirmPublicPage:
+    """Everything the public page of a firm shows, read in at most three statements."""
+
+    firm: Firm
+    listings: list[Listing]
+    records: list[tuple[CreditEvent, date]]
+    flagged_events: set[int]
+    flagged_listings: set[int]
+
+
+def _open_objection(**match: Any) -> ColumnElement[bool]:
+    return sa.exists().where(
+        *(getattr(Petition, name) == value for name, value in match.items()),
+        Petition.kind == PetitionKind.objection,
+        Petition.status == PetitionStatus.open,
+    )
+
+
+def firm_public_page(session: Session, uscc: str, as_of: date, rules: RuleSet) -> FirmPublicPage | None:
+    """The firm with this USCC as its public page shows it on `as_of`, or None: (1) the firm with its
+    entries in force and whether each is under an open objection, (2) its public records with the same
+    flag. The caller's rule set is the third statement at most (SPEC §2 "Public records")."""
+    flag = _open_objection(listing_id=Listing.id).label("flagged")
+    rows = session.exec(
+        select(Firm, Listing, flag)
+        .outerjoin(Listing, (col(Listing.firm_id) == Firm.id) & in_force(as_of))
+        .where(Firm.uscc == uscc)
+        .order_by(col(Listing.kind))
+    ).all()
+    if not rows:
+        return None
+    firm = rows[0][0]
+    listings = [listing for _, listing, _ in rows if listing is not None]
+    flagged_listings = {listing.id for _, listing, flagged in rows if listing is not None and flagged}
+    records, flagged_events = _public_records(session, firm.id, as_of, rules)  # type: ignore[arg-type]
+    return FirmPublicPage(firm, listings, records, flagged_events, flagged_listings)  # type: ignore[arg-type]
 
 
 def visible_until(event: CreditEvent, rules: RuleSet) -> date | None:
@@ -90,9 +233,16 @@ def visible_until(event: CreditEvent, rules: RuleSet) -> date | None:
 def public_records(session: Session, firm_id: int, as_of: date, rules: RuleSet) -> list[tuple[CreditEvent, date]]:
     """Effective penalties, spot-check failures and honours still within their public window (every window
     from the rule set: credit.rules.listings.public_until), newest first."""
+    return _public_records(session, firm_id, as_of, rules)[0]
+
+
+def _public_records(
+    session: Session, firm_id: int, as_of: date, rules: RuleSet
+) -> tuple[list[tuple[CreditEvent, date]], set[int]]:
+    """The public records, and the ids of those under an open objection: one statement."""
     table = CreditEvent.__table__  # type: ignore[attr-defined]
-    events = session.exec(
-        select(CreditEvent)
+    rows = session.exec(
+        select(CreditEvent, _open_objection(event_id=CreditEvent.id).label("flagged"))
         .where(
             CreditEvent.firm_id == firm_id,
             CreditEvent.status == EventStatus.effective,
@@ -103,8 +253,11 @@ def public_records(session: Session, firm_id: int, as_of: date, rules: RuleSet) 
         .order_by(col(CreditEvent.occurred_on).desc())
     ).all()
     shown = []
-    for event in events:
+    flagged: set[int] = set()
+    for event, under_objection in rows:
         until = visible_until(event, rules)
         if until is not None and as_of < until:
             shown.append((event, until))
-    return shown
+            if under_objection:
+                flagged.add(event.id)  # type: ignore[arg-type]
+    return shown, flagged

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+from babel import Locale
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -34,12 +36,19 @@ def create_app(config: object | None = None) -> Flask:
     return app
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     """Chinese unless the visitor chose English (the `lang` cookie)."""
     from flask import current_app
 
     choice = request.cookies.get("lang", "")
-    return choice if choice in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return _locale(choice if choice in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+@functools.cache
+def _locale(code: str) -> Locale:
+    # Parsed once per process: babel's Locale.parse lists its locale-data directory on every call, which
+    # was the largest single cost of a cached public page.
+    return Locale.parse(code)
 
 
 def register_extensions(app: Flask) -> None:

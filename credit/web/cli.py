@@ -529,6 +529,10 @@ def publish_command(period: str | None, as_of: str | None, correct: str | None, 
                 publication, created = publish_period(session, period or "", as_of=day, published_by="cli")
     except PublicationError as exc:
         fail(str(exc))
+    if created:
+        from credit.scheduler.jobs import store_downloads
+
+        store_downloads(_engine(), publication.number)
     counts = f"红榜 {publication.red_count} 家,黑榜 {publication.black_count} 家"
     details = f"快照日 {publication.snapshot_date},规则集 v{publication.rule_set_version}"
     if not created:

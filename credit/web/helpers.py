@@ -69,9 +69,28 @@ def page_url(page: int) -> str:
     return url_for(request.endpoint or "public.index", **(request.view_args or {}), **args)
 
 
+def cursor_arg(name: str) -> int | None:
+    """A keyset cursor from the query string (a firm id); anything else is no cursor."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def cursor_url(*, after: int | None = None, before: int | None = None, page: int = 1) -> str:
+    """This page's URL with a keyset cursor instead of its own (credit.services.firm_search)."""
+    args = {k: v for k, v in request.args.to_dict().items() if k not in ("after", "before", "page")}
+    if after is not None:
+        args["after"] = str(after)
+    if before is not None:
+        args["before"] = str(before)
+    if page > 1:
+        args["page"] = str(page)
+    return url_for(request.endpoint or "public.index", **(request.view_args or {}), **args)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         page_url=page_url,
+        cursor_url=cursor_url,
         industry_label=industry_label,
         INDUSTRY_SECTIONS=INDUSTRY_SECTIONS,
         get_locale=get_locale,

@@ -20,7 +20,7 @@ from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_error
 from credit.services.users import UserError, create_user, set_password, update_user
 from credit.web.admin.forms import ApiKeyForm, FirmForm, ResetPasswordForm, RevokeKeyForm, UserCreateForm, UserEditForm
 from credit.web.db import get_session, unit_of_work
-from credit.web.helpers import date_arg
+from credit.web.helpers import cursor_arg, date_arg
 from credit.web.security import STAFF, roles_required
 
 bp = Blueprint("admin", __name__)
@@ -61,6 +61,10 @@ def firm_list():
         industry=request.args.get("industry", "")[:3],
         page=_int_arg("page"),
         per_page=current_app.config["FIRMS_PER_PAGE"],
+        after=cursor_arg("after"),
+        before=cursor_arg("before"),
+        count_cap=current_app.config["SEARCH_COUNT_CAP"],
+        scan_window=current_app.config["SEARCH_SCAN_WINDOW"],
     )
     result = search_firms(get_session(), query)
     return render_template("admin/firm_list.html", result=result, query=query, regions=REGIONS)

@@ -20,15 +20,15 @@ from credit.services.publications import (
     months_listed,
     numbers_by_id,
     public_counts,
-    publication_csv,
-    publication_detail,
-    publication_json,
-    publication_xlsx,
+    public_state,
     recent_withdrawals,
+    stored_export,
     withdrawal_of,
     withdrawals,
 )
-from credit.web.db import get_session
+from credit.services.publications.exports import export_tag
+from credit.web.db import get_session, unit_of_work
+from credit.web.public.caching import cacheable, not_modified, page_tag, revalidated
 from credit.web.public.routes import bp
 
 PER_PAGE = 200
@@ -75,6 +75,9 @@ def publication_list():
 def publication(number: str):
     session = get_session()
     found = _found(number)
+    tag = page_tag(("publication", public_state(session, found))) if cacheable() else None
+    if tag and (unchanged := not_modified(tag)) is not None:
+        return unchanged
     corrects, corrected_by = correction_links(session, found)
     only = request.args.get("list", "")
     only = only if only in ("red", "black") else ""
@@ -95,36 +98,50 @@ def publication(number: str):
                 "more": not only and total > PER_PAGE,
             }
         )
-    return render_template(
-        "public/publication.html",
-        publication=found,
-        corrects=corrects,
-        corrected_by=corrected_by,
-        lists=lists,
-        only=only,
-        listed_for=listed_for,
-        withdrawal=withdrawal_of(session, found),
+    response = current_app.make_response(
+        render_template(
+            "public/publication.html",
+            publication=found,
+            corrects=corrects,
+            corrected_by=corrected_by,
+            lists=lists,
+            only=only,
+            listed_for=listed_for,
+            withdrawal=withdrawal_of(session, found),
+        )
     )
+    return revalidated(response, page_tag(("publication", public_state(session, found)))) if tag else response
 
 
 @bp.route("/publications/<number>.<any(csv, xlsx, json):fmt>")
 def publication_download(number: str, fmt: str):
+    """A download, written once per public state of the publication and served from the database with a
+    strong ETag (the same bytes while the state holds; a 304 costs the state's few reads)."""
+    session = get_session()
     found = _found(number)
-    detail = publication_detail(get_session(), found)
-    if fmt == "csv":
-        data = publication_csv(detail)
-    elif fmt == "xlsx":
-        data = publication_xlsx(detail)
-    else:
-        data = current_app.json.dumps(publication_json(detail), indent=2).encode("utf-8")  # type: ignore[attr-defined]
+    state = public_state(session, found)
+    tag = export_tag(state, fmt)
+    if (unchanged := not_modified(tag, weak=False)) is not None:
+        unchanged.headers["Cache-Control"] = _download_cache()
+        return unchanged
+    with unit_of_work():  # the first request of this state writes the file; the others read it
+        stored = stored_export(session, found, fmt, state=state)
+        data = stored.content
     response = Response(data, content_type=DOWNLOADS[fmt])
     ascii_name = f"publication-{found.number}.{fmt}"
     local_name = _("质量信用红黑榜-%(number)s", number=found.number) + f".{fmt}"
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(local_name, safe='')}"
     )
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = _download_cache()
     return response
+
+
+def _download_cache() -> str:
+    # Not immutable: a withdrawal, a correction or an entry hidden after credit repair changes what the
+    # public may see (SPEC §2), so caches keep a download for PUBLICATION_MAX_AGE, then revalidate.
+    return f"public, max-age={current_app.config['PUBLICATION_MAX_AGE']}"
 
 
 def _tag_authority() -> str:

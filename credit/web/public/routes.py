@@ -3,16 +3,29 @@ switch. Grades are not shown unless the rule set publishes them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from markupsafe import Markup
 
 from credit.clock import today
 from credit.models import ListKind
 from credit.reference import REGIONS
-from credit.services.firms import FirmQuery, get_firm, search_firms
-from credit.services.public import current_list, firm_listings, list_counts, public_records
+from credit.services.firms import FirmQuery, search_firms
+from credit.services.public import ListCache, current_list, firm_public_page, list_counts, lists_version
 from credit.services.rulesets import active_ruleset
 from credit.web.db import get_session
 from credit.web.security import safe_next
+from credit.web.helpers import cursor_arg
+from credit.web.public.caching import cacheable, not_modified, page_tag, rendered_once, revalidated
 
 bp = Blueprint("public", __name__)
 
@@ -21,22 +34,72 @@ def _page() -> int:
     return max(1, request.args.get("page", 1, type=int) or 1)
 
 
+def _list_cache() -> ListCache:
+    """This process's pages of the current lists (keyed by the lists' change counter)."""
+    return current_app.extensions.setdefault("credit.list_cache", ListCache())
+
+
+def _cached_list(session, version: int, kind: ListKind, day, **kw) -> object:
+    key = ("list", version, day, kind, tuple(sorted(kw.items())))
+    return _list_cache().get_or_make(key, lambda: current_list(session, kind, day, **kw))
+
+
+def _list_table(session, version: int, kind: ListKind, day) -> Markup:
+    """The front page's table of a list, rendered once per change of the lists, day and language (the
+    front page with a search renders around it)."""
+
+    def render() -> Markup:
+        table = get_template_attribute("public/_lists.html", "list_table")
+        return table(_cached_list(session, version, kind, day, per_page=10), kind.value, day)  # escaped Markup
+
+    return _list_cache().get_or_make(("table", version, day, kind, str(get_locale())), render)
+
+
+def _cached_counts(session, version: int, day) -> dict[str, int]:
+    return _list_cache().get_or_make(("counts", version, day), lambda: list_counts(session, day))
+
+
 @bp.route("/")
 def index():
     session = get_session()
     day = today()
     text = request.args.get("q", "").strip()[:100]
-    found = search_firms(session, FirmQuery(text=text, per_page=20)) if text else None
-    return render_template(
-        "public/index.html",
-        red=current_list(session, ListKind.red, day, per_page=10),
-        black=current_list(session, ListKind.black, day, per_page=10),
-        counts=list_counts(session, day),
-        found=found,
-        text=text,
-        today=day,
-        latest=_latest_publication(session),
-    )
+    version = lists_version(session)  # first: what follows is at least this new
+    latest = _latest_publication(session)
+    tag = None
+    if not text and cacheable():  # search results follow the register, not the lists: never validated
+        tag = page_tag(("index", version, day, latest.id if latest else None))
+        if (unchanged := not_modified(tag)) is not None:
+            return unchanged
+    found = None
+    if text:
+        query = FirmQuery(
+            text=text,
+            per_page=20,
+            page=_page(),
+            after=cursor_arg("after"),
+            before=cursor_arg("before"),
+            count_cap=current_app.config["SEARCH_COUNT_CAP"],
+            scan_window=current_app.config["SEARCH_SCAN_WINDOW"],
+        )
+        found = search_firms(session, query)
+
+    def render() -> str:
+        return render_template(
+            "public/index.html",
+            red=_list_table(session, version, ListKind.red, day),
+            black=_list_table(session, version, ListKind.black, day),
+            counts=_cached_counts(session, version, day),
+            found=found,
+            text=text,
+            today=day,
+            latest=latest,
+        )
+
+    # The front page without a search is rendered once per change of the lists, day and language.
+    html = render() if text else rendered_once(("index", version, day, latest.id if latest else None), render)
+    response = current_app.make_response(html)
+    return revalidated(response, page_tag(("index", version, day, latest.id if latest else None))) if tag else response
 
 
 def _latest_publication(session):
@@ -49,50 +112,50 @@ def _latest_publication(session):
 
 @bp.route("/lists/<any(red, black):kind>")
 def current(kind: str):
+    """A current list: built once per change of the lists (and day) in each process, validated by ETag."""
     session = get_session()
     day = today()
+    version = lists_version(session)
+    tag = page_tag(("list", version, day)) if cacheable() else None
+    if tag and (unchanged := not_modified(tag)) is not None:
+        return unchanged
     text = request.args.get("q", "").strip()[:100]
     region = request.args.get("region", "")
-    result = current_list(
-        session, ListKind(kind), day, text=text, region=region if region in REGIONS else "", page=_page()
-    )
-    return render_template(
-        "public/list.html", kind=kind, result=result, today=day, text=text, region=region, regions=REGIONS
-    )
+    region = region if region in REGIONS else ""
+
+    def render() -> str:
+        result = _cached_list(session, version, ListKind(kind), day, text=text, region=region, page=_page())
+        return render_template(
+            "public/list.html", kind=kind, result=result, today=day, text=text, region=region, regions=REGIONS
+        )
+
+    response = current_app.make_response(rendered_once(("list", version, day), render))
+    return revalidated(response, page_tag(("list", version, day))) if tag else response
 
 
 @bp.route("/firms/<uscc>")
 def firm(uscc: str):
+    """A firm's public page: three statements (the firm with its entries, the rule set, its records)."""
     session = get_session()
-    found = get_firm(session, uscc.strip().upper())
-    if found is None:
-        abort(404)
     day = today()
     rules = active_ruleset(session)
+    page = firm_public_page(session, uscc.strip().upper(), day, rules)
+    if page is None:
+        abort(404)
     grade = None
     if rules.public.publish_grades:
         from credit.services.assessment import assess_firm
 
-        grade = assess_firm(session, found, as_of=day, rules=rules).grade
-    flagged = _under_objection(session, found.id)
+        grade = assess_firm(session, page.firm, as_of=day, rules=rules).grade
     return render_template(
         "public/firm.html",
-        firm=found,
-        listings=firm_listings(session, found.id, day),
-        records=public_records(session, found.id, day, rules),
-        flagged=flagged,
+        firm=page.firm,
+        listings=page.listings,
+        records=page.records,
+        flagged=(page.flagged_events, page.flagged_listings),
         grade=grade,
         today=day,
     )
-
-
-def _under_objection(session, firm_id: int) -> tuple[set[int], set[int]]:
-    """(event ids, listing ids) of the firm's records under an open objection."""
-    try:
-        from credit.services.due_process import under_objection
-    except ImportError:  # objections arrive with due process
-        return set(), set()
-    return under_objection(session, firm_id)
 
 
 @bp.route("/lang/<code>")

@@ -1,8 +1,8 @@
 """The client's network address on audit entries: who wrote from where (ASVS 7.1), and the count of failed
 log-ins per address and per name and address that throttles password guessing.
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0011'
-down_revision: str | None = '0007'
+revision: str = '0010'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

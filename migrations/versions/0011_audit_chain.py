@@ -2,8 +2,8 @@
 canonical serialisation (credit.models.audit.entry_hash). Backfills the chain over the existing entries
 in id order.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 09:30:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0012'
-down_revision: str | None = '0011'
+revision: str = '0011'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

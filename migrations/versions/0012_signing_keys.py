@@ -1,8 +1,8 @@
 """The bureau's Ed25519 signing keys: public halves and their validity (the private halves stay in files
 outside the database and the repository).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03 09:40:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0013'
-down_revision: str | None = '0012'
+revision: str = '0012'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
