@@ -4,11 +4,12 @@ set-based SQL inside the database. Both use the same rule set and give the same 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, String, cast, delete, insert, literal
+from sqlalchemy import Column, Integer, MetaData, Select, String, Table, cast, delete, insert, literal, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
@@ -408,6 +409,25 @@ def remove_red_for_negative_set(session: Session, events: Select, *, on: date, r
     return _rows(result)
 
 
+_FIRM_SET = Table("tmp_firm_set", MetaData(), Column("firm_id", Integer, primary_key=True), prefixes=["TEMPORARY"])
+
+
+@contextmanager
+def firm_set(session: Session, firm_ids: Select) -> Iterator[Select]:
+    """A set of firm ids materialised once in a temporary table with a primary key, for the statements
+    that restrict to it (each would otherwise re-run the SELECT that finds the firms); dropped after."""
+    connection = session.connection()
+    _FIRM_SET.create(connection, checkfirst=True)
+    connection.execute(_FIRM_SET.delete())
+    connection.execute(insert(_FIRM_SET).from_select(["firm_id"], firm_ids))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ANALYZE tmp_firm_set"))
+    try:
+        yield sa_select(_FIRM_SET.c.firm_id)
+    finally:
+        _FIRM_SET.drop(connection)
+
+
 def after_batch_effective(session: Session, events: Select) -> None:
     """Events just became effective together (`events`: a SELECT of their ids, e.g. an approved import
     batch): `after_events_change` set-based — firms with a negative one leave the red list, then the firms
@@ -417,8 +437,8 @@ def after_batch_effective(session: Session, events: Select) -> None:
     day = today()
     ended = remove_red_for_negative_set(session, events, on=day, rules=rules)
     event = CreditEvent.__table__.alias("changed")  # type: ignore[attr-defined]
-    firms = sa_select(event.c.firm_id).where(event.c.id.in_(events)).distinct()
-    run = reassess_set(session, firms, as_of=day, rules=rules)
+    with firm_set(session, sa_select(event.c.firm_id).where(event.c.id.in_(events)).distinct()) as firms:
+        run = reassess_set(session, firms, as_of=day, rules=rules)
     write_audit(
         session,
         [

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import insert, tuple_
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
@@ -40,6 +40,10 @@ REQUIRED_EVENT_COLUMNS = ("uscc", "event_type", "occurred_on", "document_no", "a
 # Cells may carry the Chinese label instead of the code.
 TYPE_BY_LABEL = {t.label: t.code for t in EVENT_TYPES.values()}
 SEVERITY_BY_LABEL = {"一般": "general", "严重": "serious", "从重": "heavy"} | {v: k for k, v in SEVERITY_LABELS.items()}
+# After a bulk load this large the planner's statistics are refreshed: without them SQLite walks
+# ix_credit_event_status for the per-firm trigger lookups of the re-assessment (issue 10).
+ANALYZE_AFTER = 10_000
+EVENT_TABLE = CreditEvent.__table__  # type: ignore[attr-defined]
 CHUNK = 2000  # rows per bulk step: bounded memory, and key lookups of 3 × CHUNK parameters
 
 
@@ -82,11 +86,13 @@ def existing_keys(session: Session, keys: list[tuple[int, str, str]]) -> dict[tu
 
 
 def _existing(session: Session, keys: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], tuple[int, int | None]]:
-    """(id, import batch) of the original record holding each of these natural keys, in chunks (the
-    lookup walks uq_credit_event_natural_key)."""
+    """(id, import batch) of the original record holding each of these natural keys, in chunks: by firm
+    ids and document numbers (both bounded lists, which every database answers from the natural-key
+    index), the exact keys picked in memory."""
     found: dict[tuple[int, str, str], tuple[int, int | None]] = {}
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
+        wanted = set(chunk)
         rows = session.exec(
             select(
                 CreditEvent.firm_id,
@@ -95,11 +101,12 @@ def _existing(session: Session, keys: list[tuple[int, str, str]]) -> dict[tuple[
                 CreditEvent.id,
                 CreditEvent.import_batch_id,
             ).where(
-                tuple_(CreditEvent.firm_id, CreditEvent.event_type, CreditEvent.document_no).in_(chunk),
+                col(CreditEvent.firm_id).in_(sorted({k[0] for k in chunk})),
+                col(CreditEvent.document_no).in_(sorted({k[2] for k in chunk})),
                 col(CreditEvent.corrects_id).is_(None),
             )
         ).all()
-        found.update({(r[0], r[1], r[2]): (r[3], r[4]) for r in rows})  # type: ignore[misc]
+        found.update({(r[0], r[1], r[2]): (r[3], r[4]) for r in rows if (r[0], r[1], r[2]) in wanted})  # type: ignore[misc]
     return found
 
 
@@ -200,7 +207,7 @@ def _chunk(session: Session, run: _Run, rows: list[tuple[int, dict[str, str]]]) 
         else:
             plain.append(event_row(event, firm_id, batch_id=run.batch_id, recorder_id=run.recorder_id, now=run.now))  # type: ignore[arg-type]
     if plain:
-        session.execute(insert(CreditEvent), plain)
+        session.connection().execute(insert(EVENT_TABLE), plain)  # Core executemany: no ORM per row
         report.created += len(plain)
 
 
@@ -259,7 +266,7 @@ def _link(session: Session, run: _Run) -> None:
         row["rectifies_id"] = chosen[1]
         rows.append(row)
     for start in range(0, len(rows), CHUNK):
-        session.execute(insert(CreditEvent), rows[start : start + CHUNK])
+        session.connection().execute(insert(EVENT_TABLE), rows[start : start + CHUNK])
     run.report.created += len(rows)
 
 
@@ -379,10 +386,23 @@ def _import_stream(
     session.flush()
     report.batch_id = batch.id
     audit_batch(session, batch)
+    if report.created >= ANALYZE_AFTER:
+        refresh_statistics(session)
     if approve_as is not None:
         report.approved = approve_batch(session, batch, approve_as).approved
     savepoint.commit()
     return report
+
+
+def refresh_statistics(session: Session, *tables: str) -> None:
+    """Refresh the planner's statistics of the tables a bulk load grew (SQLite: a bounded ANALYZE;
+    PostgreSQL: ANALYZE, which sees the transaction's own rows). Until credit.db offers this for every
+    bulk path."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA analysis_limit=2000")
+    for name in tables or ("credit_event",):
+        connection.exec_driver_sql(f"ANALYZE {name}")  # names from code, never from input
 
 
 def audit_batch(session: Session, batch: ImportBatch, **extra: object) -> None:
