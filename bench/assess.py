@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from config import normalise_database_url  # noqa: E402
+from bench.benchdb import bench_url  # noqa: E402
 from credit.db import make_engine  # noqa: E402
 from credit.models import CreditEvent, Firm  # noqa: E402
 
@@ -48,11 +48,6 @@ WEIGHTS = {
     "credit_report": 5, "excellence_model": 2,
 }  # fmt: skip
 SEVERITIES = {"spot_check_fail": ("general", "serious"), "penalty": ("general", "heavy")}
-
-
-def database_url(firms: int) -> str:
-    default = f"sqlite:///{DATA / f'assess-{firms}.db'}"
-    return normalise_database_url(os.environ.get("BENCH_DATABASE_URL", default))
 
 
 def generate(engine, firms: int, events: int) -> None:
@@ -161,7 +156,7 @@ def main() -> None:
     firms = int(os.environ.get("BENCH_FIRMS", "100000"))
     events = int(os.environ.get("BENCH_EVENTS", str(10 * firms)))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
-    url = database_url(firms)
+    url = bench_url(f"assess_{firms}_{events}")
     engine = make_engine(url)
     DATA.mkdir(parents=True, exist_ok=True)
     try:

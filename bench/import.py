@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from config import normalise_database_url  # noqa: E402
+from bench.benchdb import bench_url  # noqa: E402
 from credit.db import make_engine  # noqa: E402
 from credit.models import CreditEvent, Firm, User  # noqa: E402
 from credit.uscc import org_code_check_char, uscc_check_char  # noqa: E402
@@ -46,11 +46,6 @@ TYPES = [
 ]  # fmt: skip
 HEADER = ["uscc", "event_type", "occurred_on", "document_no", "authority", "severity", "amount", "product",
           "valid_until", "description"]  # fmt: skip
-
-
-def database_url() -> str:
-    default = f"sqlite:///{DATA / 'import.db'}"
-    return normalise_database_url(os.environ.get("BENCH_DATABASE_URL", default))
 
 
 def uscc(i: int) -> str:
@@ -188,7 +183,7 @@ def main() -> None:
     firms = int(os.environ.get("BENCH_FIRMS", "100000"))
     rows = int(os.environ.get("BENCH_ROWS", "100000"))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
-    url = database_url()
+    url = bench_url(f"import_{firms}")
     engine = make_engine(url)
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"events-{firms}-{rows}.csv"
