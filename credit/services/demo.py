@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
 
-from sqlalchemy import insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit.clock import today
@@ -17,6 +17,7 @@ from credit.demo_data import iter_events, iter_firms
 from credit.models import CreditEvent, EventStatus, Firm, Role, User, utcnow
 from credit.models.audit import audit_row, write_audit
 from credit.services.assessment import assess_all
+from credit.services.bulk import insert_rows
 from credit.services.calendar import load_package_calendar
 from credit.services.due_process import approve_due, serve_notices, unserved_proposals
 from credit.services.event_import import refresh_statistics
@@ -25,7 +26,7 @@ from credit.services.rulesets import ensure_default_ruleset
 from credit.services.users import create_user, get_user
 
 CHUNK = 5000  # firms per lookup and executemany
-EVENT_CHUNK = 20_000  # events per executemany (a chunk ends with a firm's last event)
+EVENT_CHUNK = 5000  # events per COPY / executemany (a chunk ends with a firm's last event)
 
 
 @dataclass
@@ -135,7 +136,10 @@ def _insert_firms(
         fresh = [{**row, "created_at": now, "updated_at": now} for row in chunk if row["uscc"] not in known]
         report.firms_present += len(chunk) - len(fresh)
         if fresh:
-            ids = dict(session.connection().execute(insert(table).returning(table.c.uscc, table.c.id), fresh).all())
+            insert_rows(session.connection(), table, fresh)
+            ids = dict(
+                session.exec(select(Firm.uscc, Firm.id).where(col(Firm.uscc).in_([r["uscc"] for r in fresh]))).all()
+            )
             created.update((ids[row["uscc"]], (row["uscc"], row["scale"])) for row in fresh)
         if progress:
             progress(len(chunk))
@@ -147,26 +151,33 @@ def _insert_events(
     session: Session, events: Iterator[dict], firm_ids: dict[str, int], recorder_id: int, reviewer_id: int
 ) -> int:
     """Insert the generated events in chunks that end at a firm's last event, so a re-check is always in
-    the chunk of the failure it closes: the failures go in first, with RETURNING their ids."""
+    the chunk of the failure it closes: the others go in first, then the re-checks with the ids of their
+    failures (looked up by firm and document number: bounded lists)."""
     table = CreditEvent.__table__  # type: ignore[attr-defined]
     total = 0
     buffer: list[dict] = []
 
     def flush() -> None:
-        failures = [e for e in buffer if e["event_type"] == "spot_check_fail"]
-        others = [e for e in buffer if e["event_type"] not in ("spot_check_fail", "rectified")]
         connection = session.connection()
-        ids: dict[str, int] = {}
-        if failures:
-            rows = _event_rows(failures, firm_ids, recorder_id, reviewer_id)
-            ids = dict(connection.execute(insert(table).returning(table.c.document_no, table.c.id), rows).all())
-        if others:
-            connection.execute(insert(table), _event_rows(others, firm_ids, recorder_id, reviewer_id))
-        rechecks = [
-            {**e, "rectifies_id": ids[e["rectifies_document_no"]]} for e in buffer if e["event_type"] == "rectified"
-        ]
+        insert_rows(
+            connection,
+            table,
+            _event_rows([e for e in buffer if e["event_type"] != "rectified"], firm_ids, recorder_id, reviewer_id),
+        )
+        rechecks = [e for e in buffer if e["event_type"] == "rectified"]
         if rechecks:
-            connection.execute(insert(table), _event_rows(rechecks, firm_ids, recorder_id, reviewer_id))
+            wanted = sorted({e["rectifies_document_no"] for e in rechecks})
+            ids = dict(
+                connection.execute(
+                    sa_select(table.c.document_no, table.c.id).where(
+                        table.c.event_type == "spot_check_fail",
+                        table.c.firm_id.in_(sorted({firm_ids[e["uscc"]] for e in rechecks})),
+                        table.c.document_no.in_(wanted),
+                    )
+                ).all()
+            )
+            linked = [{**e, "rectifies_id": ids[e["rectifies_document_no"]]} for e in rechecks]
+            insert_rows(connection, table, _event_rows(linked, firm_ids, recorder_id, reviewer_id))
         buffer.clear()
 
     for event in events:

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
 from credit.clock import today
 from credit.models import CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
 from credit.models.audit import audit_row, write_audit
+from credit.services.bulk import insert_rows
 from credit.services.event_input import EVENT_FIELDS, EventInput, parse_event
 from credit.services.events import approve_batch
 from credit.services.tabular import ImportFileError, RowError, open_source, read_table
@@ -207,7 +207,7 @@ def _chunk(session: Session, run: _Run, rows: list[tuple[int, dict[str, str]]]) 
         else:
             plain.append(event_row(event, firm_id, batch_id=run.batch_id, recorder_id=run.recorder_id, now=run.now))  # type: ignore[arg-type]
     if plain:
-        session.connection().execute(insert(EVENT_TABLE), plain)  # Core executemany: no ORM per row
+        insert_rows(session.connection(), EVENT_TABLE, plain)  # COPY or one executemany: no ORM per row
         report.created += len(plain)
 
 
@@ -266,7 +266,7 @@ def _link(session: Session, run: _Run) -> None:
         row["rectifies_id"] = chosen[1]
         rows.append(row)
     for start in range(0, len(rows), CHUNK):
-        session.connection().execute(insert(EVENT_TABLE), rows[start : start + CHUNK])
+        insert_rows(session.connection(), EVENT_TABLE, rows[start : start + CHUNK])
     run.report.created += len(rows)
 
 
