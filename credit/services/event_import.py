@@ -18,7 +18,7 @@ from credit.models import CreditEvent, EventStatus, Firm, ImportBatch, User, utc
 from credit.models.audit import audit_row, write_audit
 from credit.services.bulk import insert_rows
 from credit.services.event_input import EVENT_FIELDS, EventInput, parse_event
-from credit.services.events import approve_batch
+from credit.services.events import record_batch_approval
 from credit.services.tabular import ImportFileError, RowError, open_source, read_table
 
 EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -165,6 +165,7 @@ class _Run:
     recorder_id: int
     now: object
     day: object
+    reviewer_id: int | None = None  # with --approve-as the rows go in effective, reviewed by this user
     linked: list[tuple[int, int, EventInput]] = field(default_factory=list)
     repeated: list[tuple[int, tuple[str, str, str]]] = field(default_factory=list)
 
@@ -205,10 +206,20 @@ def _chunk(session: Session, run: _Run, rows: list[tuple[int, dict[str, str]]]) 
         elif EVENT_TYPES[event.event_type].closes_failure:
             run.linked.append((number, firm_id, event))  # after the failures of this file are in
         else:
-            plain.append(event_row(event, firm_id, batch_id=run.batch_id, recorder_id=run.recorder_id, now=run.now))  # type: ignore[arg-type]
+            plain.append(_row(run, event, firm_id))
     if plain:
         insert_rows(session.connection(), EVENT_TABLE, plain)  # COPY or one executemany: no ORM per row
         report.created += len(plain)
+
+
+def _row(run: _Run, event: EventInput, firm_id: int) -> dict:
+    """The row of one event of this import: pending, or with --approve-as effective at once, reviewed by
+    the approving reviewer at the import's time (the same state `approve_batch` leaves, without
+    rewriting every row by an UPDATE)."""
+    row = event_row(event, firm_id, batch_id=run.batch_id, recorder_id=run.recorder_id, now=run.now)
+    if run.reviewer_id is not None:
+        row.update(status=EventStatus.effective.value, reviewed_by_id=run.reviewer_id, reviewed_at=run.now)
+    return row
 
 
 def _repeat(row: int) -> str:
@@ -262,7 +273,7 @@ def _link(session: Session, run: _Run) -> None:
             )
             continue
         closed.add(chosen[1])
-        row = event_row(event, firm_id, batch_id=run.batch_id, recorder_id=run.recorder_id, now=run.now)  # type: ignore[arg-type]
+        row = _row(run, event, firm_id)
         row["rectifies_id"] = chosen[1]
         rows.append(row)
     for start in range(0, len(rows), CHUNK):
@@ -344,7 +355,14 @@ def _import_stream(
     )
     session.add(batch)
     session.flush()
-    run = _Run(report=report, batch_id=batch.id, recorder_id=recorder.id, now=utcnow(), day=today())  # type: ignore[arg-type]
+    run = _Run(
+        report=report,
+        batch_id=batch.id,  # type: ignore[arg-type]
+        recorder_id=recorder.id,  # type: ignore[arg-type]
+        now=utcnow(),
+        day=today(),
+        reviewer_id=approve_as.id if approve_as is not None else None,
+    )
     pending: list[tuple[int, dict[str, str]]] = []
     try:
         for number, raw in read_table(stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename):
@@ -389,7 +407,8 @@ def _import_stream(
     if report.created >= ANALYZE_AFTER:
         refresh_statistics(session)
     if approve_as is not None:
-        report.approved = approve_batch(session, batch, approve_as).approved
+        record_batch_approval(session, batch, approve_as, run.now)  # type: ignore[arg-type]
+        report.approved = report.created
     savepoint.commit()
     return report
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import String, cast, func, insert, literal, or_, update
 from sqlalchemy import select as sa_select
@@ -281,29 +281,50 @@ def approve_batch(session: Session, batch: ImportBatch, reviewer: User) -> Batch
     )
     if not result.approved:
         return result
-    # The approvals are the reviewer's act, whoever opened the session (the CLI acts as the recorder).
-    actor = Actor(label=reviewer.username, source=session.info["actor"].source, user_id=reviewer.id)
-    after = {"status": "effective", "reviewed_by_id": reviewer.id, "reviewed_at": now.isoformat()}
-    template = audit_row(actor, action="update", entity="credit_event", before={"status": "pending"}, after=after)
-    audit = AuditEntry.__table__  # type: ignore[attr-defined]
-    columns = {name: literal(value, audit.c[name].type) for name, value in template.items() if name != "entity_id"}
-    columns["entity_id"] = cast(table.c.id, String)
-    session.execute(insert(audit).from_select(list(columns), sa_select(*columns.values()).where(*in_batch, not_own)))
+    _audit_approvals(session, reviewer, now, sa_select(table.c.id).where(*in_batch, not_own))
     session.execute(
         update(table)
         .where(*in_batch, not_own)
         .values(status=EventStatus.effective.value, reviewed_by_id=reviewer.id, reviewed_at=now)
     )
     session.expire_all()
-    approved = table.alias("approved")
-    events = sa_select(approved.c.id).where(
-        approved.c.import_batch_id == batch.id,
+    after_batch_effective(session, approved_in_batch(batch.id, reviewer, now))
+    return result
+
+
+def approved_in_batch(batch_id: int, reviewer: User, now: datetime):
+    """A SELECT of the ids of the batch's events `reviewer` approved at `now` (one act, one timestamp)."""
+    approved = CreditEvent.__table__.alias("approved")  # type: ignore[attr-defined]
+    return sa_select(approved.c.id).where(
+        approved.c.import_batch_id == batch_id,
         approved.c.status == EventStatus.effective.value,
         approved.c.reviewed_by_id == reviewer.id,
         approved.c.reviewed_at == now,
     )
-    after_batch_effective(session, events)
-    return result
+
+
+def _audit_approvals(session: Session, reviewer: User, now: datetime, ids) -> None:
+    """One audit row per approved event, written by INSERT … SELECT over `ids` (a SELECT of event ids),
+    each like a single approval's; the approvals are the reviewer's act, whoever opened the session (the
+    CLI acts as the recorder)."""
+    table = CreditEvent.__table__  # type: ignore[attr-defined]
+    actor = Actor(label=reviewer.username, source=session.info["actor"].source, user_id=reviewer.id)
+    after = {"status": "effective", "reviewed_by_id": reviewer.id, "reviewed_at": now.isoformat()}
+    template = audit_row(actor, action="update", entity="credit_event", before={"status": "pending"}, after=after)
+    audit = AuditEntry.__table__  # type: ignore[attr-defined]
+    columns = {name: literal(value, audit.c[name].type) for name, value in template.items() if name != "entity_id"}
+    columns["entity_id"] = cast(table.c.id, String)
+    session.execute(insert(audit).from_select(list(columns), sa_select(*columns.values()).where(table.c.id.in_(ids))))
+
+
+def record_batch_approval(session: Session, batch: ImportBatch, reviewer: User, now: datetime) -> None:
+    """An import approved as it is recorded (`import-events --approve-as`): its rows went in effective,
+    reviewed by `reviewer` at `now`, so no UPDATE rewrites them; each approval is audited as
+    `approve_batch` audits it, and the firms are re-assessed set-based."""
+    if not reviewer.has_role("reviewer"):
+        raise EventError(f"{reviewer.username} 不是审核员")
+    _audit_approvals(session, reviewer, now, approved_in_batch(batch.id, reviewer, now))  # type: ignore[arg-type]
+    after_batch_effective(session, approved_in_batch(batch.id, reviewer, now))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
