@@ -8,7 +8,7 @@ FLASK  := $(BIN)/flask --app wsgi
 # pytest arguments, e.g. `make test PYTEST_ARGS="-k audit"`
 PYTEST_ARGS ?=
 
-.PHONY: run setup test lint audit format browser clean messages compile-messages
+.PHONY: run setup test lint audit format browser clean messages compile-messages bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,15 @@ messages: $(BIN)/.installed
 
 compile-messages: $(BIN)/.installed
 	$(BIN)/pybabel compile -d translations --statistics
+
+# Benchmarks (docs/performance.md): every bench/*.py that follows the convention — a main() reading
+# BENCH_FIRMS (and BENCH_DATABASE_URL, default SQLite files in bench/data/) — at 100k firms by default;
+# `make bench BENCH_FIRMS=1000000` for the full bars. Each prints its own RESULT line.
+BENCH_FIRMS ?= 100000
+bench: $(BIN)/.installed
+	@mkdir -p bench/data
+	@set -e; for script in bench/*.py; do \
+	  grep -q 'BENCH_FIRMS' $$script && grep -q '^def main(' $$script || continue; \
+	  echo "== $$script (BENCH_FIRMS=$(BENCH_FIRMS))"; \
+	  BENCH_FIRMS=$(BENCH_FIRMS) $(BIN)/python $$script; \
+	done

@@ -165,7 +165,7 @@ def free_port() -> int:
 
 
 def start(app: str, port: int, env: dict[str, str], chdir: Path) -> subprocess.Popen:
-    process = subprocess.Popen(  # noqa: S603 - our own command line
+    process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), app],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -199,7 +199,7 @@ def _ms(value: str) -> float:
 
 
 def wrk(port: int, env: dict[str, str], seconds: int) -> dict[str, float]:
-    out = subprocess.run(  # noqa: S603 - the Debian package's wrk
+    out = subprocess.run(
         [WRK, "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / "check.lua"),
          f"http://127.0.0.1:{port}"],
         env=env, capture_output=True, text=True, check=True,

@@ -12,13 +12,14 @@ This module is pure Python (standard library only).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from itertools import accumulate
 
 from credit.reference import REGIONS, SCALES
 from credit.uscc import ALPHABET, org_code_check_char, uscc_check_char
 
-__all__ = ["INDUSTRY_MIX", "generate_firms"]
+__all__ = ["INDUSTRY_MIX", "generate_events", "generate_firms", "iter_events", "iter_firms"]
 
 #: 登记管理部门码 9 (工商) + 机构类别码 1 (企业).
 _USCC_HEAD = "91"
@@ -209,6 +210,11 @@ def _make_uscc(rng: random.Random) -> str:
 
 
 def generate_firms(n: int, seed: int = 2026) -> list[dict]:
+    """The ``n`` firms of :func:`iter_firms` as a list."""
+    return list(iter_firms(n, seed=seed))
+
+
+def iter_firms(n: int, seed: int = 2026) -> Iterator[dict]:
     """Generate ``n`` synthetic firms of a Dongguan-like city, deterministically for a given ``seed``.
 
     Each firm is a dict with keys ``uscc``, ``name``, ``legal_representative``,
@@ -234,7 +240,6 @@ def generate_firms(n: int, seed: int = 2026) -> list[dict]:
 
     seen_uscc: set[str] = set()
     seen_names: set[str] = set()
-    firms: list[dict] = []
     choices = rng.choices
     random_ = rng.random
     randint = rng.randint
@@ -262,18 +267,15 @@ def generate_firms(n: int, seed: int = 2026) -> list[dict]:
         road = _ROAD_STEMS[int(random_() * len(_ROAD_STEMS))]
         address = f"东莞市{region}{road}路{randint(1, 388)}号"
 
-        firms.append(
-            {
-                "uscc": uscc,
-                "name": name,
-                "legal_representative": surname + given,
-                "address": address,
-                "region": region,
-                "industry": industry,
-                "scale": scale_above if random_() < 0.2 else scale_below,
-            }
-        )
-    return firms
+        yield {
+            "uscc": uscc,
+            "name": name,
+            "legal_representative": surname + given,
+            "address": address,
+            "region": region,
+            "industry": industry,
+            "scale": scale_above if random_() < 0.2 else scale_below,
+        }
 
 
 _AUTHORITY = "东莞市市场监督管理局"
@@ -293,12 +295,18 @@ _WINDOW_DAYS = 4 * 365
 
 
 def generate_events(firms: list[dict], *, today: date, seed: int = 2026) -> list[dict]:
-    """A plausible credit history for each firm over the last four years, deterministic for a seed.
+    """The events of :func:`iter_events` for a list of firms, as a list."""
+    return list(iter_events(firms, count=len(firms), today=today, seed=seed))
+
+
+def iter_events(firms: Iterable[dict], *, count: int, today: date, seed: int = 2026) -> Iterator[dict]:
+    """A plausible credit history for each of `count` firms over the last four years, deterministic for a
+    seed, firm after firm (a re-check right after the failure it closes), so a caller can stream it.
 
     Most firms have a spot check or two and pass; some fail (and usually rectify); a few are penalised,
     fewer heavily; 规上 firms more often hold certifications, awards, brand titles and a 首席质量官. Each
     dict has the import-file fields plus `rectifies_document_no` for re-checks."""
-    rng = random.Random(seed * 7919 + len(firms))
+    rng = random.Random(seed * 7919 + count)
     events: list[dict] = []
     counter = 0
 
@@ -393,4 +401,5 @@ def generate_events(firms: list[dict], *, today: date, seed: int = 2026) -> list
             add(firm, "credit_report", rng.randint(1, 365))
         if large and rng.random() < 0.1:
             add(firm, "standard_leadership", rng.randint(30, 3 * 365))
-    return events
+        yield from events
+        events.clear()

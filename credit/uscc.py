@@ -30,6 +30,8 @@ This module is pure Python (standard library only).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 __all__ = [
     "ALPHABET",
     "AUTHORITIES",
@@ -182,6 +184,9 @@ def _charset_error(char: str, position: int) -> UsccError:
 def validate_uscc(code: str) -> str:
     """Validate a 统一社会信用代码 and return it normalised (surrounding whitespace stripped).
 
+    Valid codes are remembered (a bulk import names the same firms again and again); a refusal is
+    computed each time, so its message is always the one below.
+
     Rules are checked in the order of :data:`RULES`; the first failing rule is
     reported.  The code is **not** upper-cased: lowercase letters fail the
     ``charset`` rule.
@@ -190,7 +195,11 @@ def validate_uscc(code: str) -> str:
     """
     if not isinstance(code, str):
         raise UsccError("length", f"统一社会信用代码必须是字符串,实为 {type(code).__name__}")
-    code = code.strip()
+    return _validated(code.strip())
+
+
+@lru_cache(maxsize=1 << 16)
+def _validated(code: str) -> str:
 
     if len(code) != 18:
         if not code:

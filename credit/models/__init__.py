@@ -22,8 +22,7 @@ from credit.models.publication import Publication, PublicationEntry, Publication
 from credit.models.ruleset import RuleSetVersion
 from credit.models.signing import SigningKey
 from credit.models.user import Role, User
-from credit.models.version import ConfigVersion
-from credit.models.version import ChangeCounter
+from credit.models.version import ChangeCounter, ConfigVersion
 
 __all__ = [
     "Actor",

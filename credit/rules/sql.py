@@ -81,13 +81,19 @@ class _Params:
 
     as_of: BindParameter[date]
     cuts: dict[int, BindParameter[date]]
+    firms: Select | None = None  # a SELECT of the firm ids the statement is restricted to (None: all)
 
     @classmethod
-    def build(cls, rules: RuleSet, as_of: date) -> _Params:
+    def build(cls, rules: RuleSet, as_of: date, firms: Select | None = None) -> _Params:
         return cls(
             as_of=bindparam("as_of", as_of, type_=Date),
             cuts={m: bindparam(f"cutoff_{m}", cutoff(as_of, m), type_=Date) for m in sorted(rules.window_months)},
+            firms=firms,
         )
+
+    def scope(self, firm_id: ColumnElement[int]) -> list[ColumnElement[bool]]:
+        """The restriction to `firms` (a semi-join on a sub-select, never a list of ids), if any."""
+        return [] if self.firms is None else [firm_id.in_(self.firms)]
 
     def within(self, months: int) -> ColumnElement[bool]:
         """The event happened in the last `months` months (the upper bound is the pass's WHERE)."""
@@ -244,7 +250,11 @@ def _aggregates(rules: RuleSet, params: _Params) -> Subquery:
 
     return (
         select(*columns)
-        .where(credit_event.c.status == EFFECTIVE, credit_event.c.occurred_on <= params.as_of)
+        .where(
+            credit_event.c.status == EFFECTIVE,
+            credit_event.c.occurred_on <= params.as_of,
+            *params.scope(credit_event.c.firm_id),
+        )
         .group_by(credit_event.c.firm_id)
         .subquery("agg")
     )
@@ -351,7 +361,12 @@ def _per_firm(rules: RuleSet, params: _Params) -> Subquery:
         _in_post(rules, agg).label("in_post"),
         *_validity_columns(rules, agg),
     ]
-    return select(*columns).select_from(firm.outerjoin(agg, agg.c.firm_id == firm.c.id)).subquery("per_firm")
+    return (
+        select(*columns)
+        .select_from(firm.outerjoin(agg, agg.c.firm_id == firm.c.id))
+        .where(*params.scope(firm.c.id))
+        .subquery("per_firm")
+    )
 
 
 def _firm_totals(rules: RuleSet, params: _Params) -> Subquery:
@@ -467,16 +482,18 @@ def _red_basis(graded, params: _Params, rules: RuleSet) -> ColumnElement[str]:
     )
 
 
-def assessment_query(rules: RuleSet, as_of: date) -> Select:
+def assessment_query(rules: RuleSet, as_of: date, *, firms: Select | None = None) -> Select:
     """One row per firm: (firm_id, score, grade, triggers, red_eligible, red_basis, valid_until,
-    last_negative_on) as of `as_of` under `rules`.
+    last_negative_on) as of `as_of` under `rules`; with `firms` (a SELECT of firm ids), one row per firm
+    of that set only — the events pass and the firm list are both restricted, so a batch costs its firms'
+    events, not the city's.
 
     Invariant: every row equals `evaluate(<that firm's effective events>, as_of, rules)` in score, grade,
     ','.join(triggers), red_eligible (a real boolean: TRUE/FALSE on PostgreSQL, 1/0 on SQLite) and
     ','.join(red_basis); and credit.rules.validity's `valid_until` (VALID_FOREVER for None) and
     `last_negative_on` of those events — when the firm has no effective event after `as_of` (the
     caller's to check: the pass reads only events up to `as_of`)."""
-    params = _Params.build(rules, as_of)
+    params = _Params.build(rules, as_of, firms)
     totals = _firm_totals(rules, params)
     graded = select(
         totals.c.firm_id,
@@ -498,6 +515,12 @@ def assessment_query(rules: RuleSet, as_of: date) -> Select:
         graded.c.valid_until,
         graded.c.latest_negative.label("last_negative_on"),
     )
+
+
+def negative_event_sql(rules: RuleSet) -> ColumnElement[bool]:
+    """The `credit_event` row is a negative event (SPEC §2: a type whose rule has negative points), as the
+    per-firm path decides with `rules.rule_for(type, severity).points < 0`."""
+    return _matches(rules, [r for r in rules.points.values() if r.points < 0])
 
 
 def explain_sql(rules: RuleSet, as_of: date, dialect_name: str) -> str:

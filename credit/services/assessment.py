@@ -4,11 +4,12 @@ set-based SQL inside the database. Both use the same rule set and give the same 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, insert, literal
+from sqlalchemy import Column, Integer, MetaData, Select, String, Table, cast, delete, insert, literal, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
@@ -19,6 +20,8 @@ from credit.models.audit import audit_row, write_audit
 from credit.rules.dates import add_months
 from credit.rules.evaluate import Assessment, EventFact, evaluate
 from credit.rules.listings import (
+    END_LABELS,
+    EndCode,
     black_basis,
     proposal_due_sql,
     red_basis,
@@ -28,7 +31,8 @@ from credit.rules.listings import (
     trigger_types,
 )
 from credit.rules.ruleset import RuleSet
-from credit.rules.sql import assessment_query
+from credit.rules.sql import assessment_query, negative_event_sql
+from credit.rules.sql import credit_event as sql_credit_event
 from credit.rules.validity import last_negative_on, valid_until
 from credit.services.listings import remove_red_for_negative, review_after_revocation, sync_listings
 from credit.services.rulesets import active_ruleset
@@ -153,6 +157,12 @@ def _rows(result) -> int:
     return max(result.rowcount or 0, 0)
 
 
+def _returned(result) -> int:
+    """Rows an INSERT … SELECT … RETURNING wrote, counted from what it returned: the rowcount of an
+    INSERT … SELECT is -1 on some drivers (psycopg printed "新列入红榜 -1")."""
+    return sum(1 for _ in result)
+
+
 def _insert_listings(session: Session, rules: RuleSet, values: dict, *where) -> int:
     """INSERT … SELECT one listing per assessed firm matching `where`, with `values` (SQL expressions per
     column) and the columns every new listing shares; returns how many were written."""
@@ -168,8 +178,8 @@ def _insert_listings(session: Session, rules: RuleSet, values: dict, *where) -> 
         "created_at": literal(utcnow(), table.c.created_at.type),
         **values,
     }
-    result = session.execute(insert(Listing).from_select(list(columns), sa_select(*columns.values()).where(*where)))
-    return _rows(result)
+    statement = insert(Listing).from_select(list(columns), sa_select(*columns.values()).where(*where))
+    return _returned(session.execute(statement.returning(table.c.id)))
 
 
 @dataclass
@@ -185,20 +195,12 @@ class AssessRun:
     red_renewed: int = 0
 
 
-def assess_all(
-    session: Session, *, as_of: date, rules: RuleSet | None = None, progress: Callable[[str], None] | None = None
-) -> AssessRun:
-    """Assess every firm in a few set-based statements inside the database, then propose black listings
-    and list or renew red ones for the firms that qualify, by the same rules as `sync_listings`
-    (credit.rules.listings). A proposal made here is dated `as_of`; its notice is then served."""
-    check_not_future(as_of, field="评价日")
-    rules = rules or active_ruleset(session)
-    run = AssessRun(as_of=as_of, rule_set_version=rules.version)
-    step = progress or (lambda _message: None)
-
-    step("评价")
-    query = assessment_query(rules, as_of).subquery()
-    session.execute(delete(FirmAssessment))
+def _store_set(session: Session, assessed: Select, *, as_of: date, rules: RuleSet, firms: Select | None = None) -> None:
+    """Replace the stored assessments of every firm (or of `firms`) by the rows of `assessed`, with the
+    date each stops being valid, in two set-based statements (three for a past `as_of`)."""
+    query = assessed.subquery()
+    scope = [] if firms is None else [col(FirmAssessment.firm_id).in_(firms)]
+    session.execute(delete(FirmAssessment).where(*scope))
     session.execute(
         insert(FirmAssessment).from_select(
             [
@@ -236,14 +238,66 @@ def assess_all(
         )
         session.execute(
             FirmAssessment.__table__.update()  # type: ignore[attr-defined]
-            .where(FirmAssessment.__table__.c.firm_id.in_(later))  # type: ignore[attr-defined]
+            .where(FirmAssessment.__table__.c.firm_id.in_(later), *scope)  # type: ignore[attr-defined]
             .values(valid_until=as_of)
         )
+
+
+def assess_all(
+    session: Session, *, as_of: date, rules: RuleSet | None = None, progress: Callable[[str], None] | None = None
+) -> AssessRun:
+    """Assess every firm in a few set-based statements inside the database, then propose black listings
+    and list or renew red ones for the firms that qualify, by the same rules as `sync_listings`
+    (credit.rules.listings). A proposal made here is dated `as_of`; its notice is then served."""
+    check_not_future(as_of, field="评价日")
+    rules = rules or active_ruleset(session)
+    run = AssessRun(as_of=as_of, rule_set_version=rules.version)
+    step = progress or (lambda _message: None)
+
+    step("评价")
+    _store_set(session, assessment_query(rules, as_of), as_of=as_of, rules=rules)
     counts = session.exec(select(FirmAssessment.grade, func.count()).group_by(FirmAssessment.grade)).all()
     run.grades = dict(counts)
     run.firms = sum(run.grades.values())
 
     step("黑榜拟列入")
+    _list_set_based(session, rules, as_of, run, step)
+    # Set-based writes bypass the ORM hooks: the run is audited as one act with its counts.
+    write_audit(
+        session,
+        [
+            audit_row(
+                session.info["actor"],
+                action="assess",
+                entity="assessment",
+                entity_id=as_of.isoformat(),
+                after={
+                    "as_of": as_of.isoformat(),
+                    "rule_set_version": rules.version,
+                    "firms": run.firms,
+                    "grades": run.grades,
+                    "black_proposed": run.black_proposed,
+                    "red_listed": run.red_listed,
+                    "red_renewed": run.red_renewed,
+                },
+            )
+        ],
+    )
+    session.expire_all()
+    return run
+
+
+def _list_set_based(
+    session: Session,
+    rules: RuleSet,
+    as_of: date,
+    run: AssessRun,
+    step: Callable[[str], None],
+    firms: Select | None = None,
+) -> None:
+    """Propose black listings and list or renew red ones for the assessed firms that qualify (all stored
+    assessments, or those of `firms`, a SELECT of firm ids), by the same rules as `sync_listings`."""
+    scope = [] if firms is None else [col(FirmAssessment.firm_id).in_(firms)]
     # A firm is proposed when a trigger holds, no entry is open, and its newest triggering event is newer
     # than every black entry it ever had (so an early removal or an upheld objection sticks).
     events = CreditEvent.__table__
@@ -271,7 +325,7 @@ def assess_all(
         newest=newest,
         covered=covered,
     )
-    combos = session.exec(select(FirmAssessment.triggers).where(due).distinct()).all()
+    combos = session.exec(select(FirmAssessment.triggers).where(due, *scope).distinct()).all()
     for combo in combos:
         codes = combo.split(",")
         values = {
@@ -282,11 +336,11 @@ def assess_all(
             "proposed_on": literal(as_of),
             "covers_event_id": newest,
         }
-        run.black_proposed += _insert_listings(session, rules, values, FirmAssessment.triggers == combo, due)
+        run.black_proposed += _insert_listings(session, rules, values, FirmAssessment.triggers == combo, due, *scope)
 
     step("红榜")
     until = add_months(as_of, rules.red.list_months)
-    eligible = select(FirmAssessment.firm_id).where(col(FirmAssessment.red_eligible).is_(True))
+    eligible = select(FirmAssessment.firm_id).where(col(FirmAssessment.red_eligible).is_(True), *scope)
     renewed = session.execute(
         Listing.__table__.update()
         .where(
@@ -299,7 +353,7 @@ def assess_all(
     )
     run.red_renewed = _rows(renewed)
     open_red = select(Listing.firm_id).where(Listing.kind == ListKind.red, Listing.status == ListingStatus.listed)
-    new_red = (col(FirmAssessment.red_eligible).is_(True), col(FirmAssessment.firm_id).not_in(open_red))
+    new_red = (col(FirmAssessment.red_eligible).is_(True), col(FirmAssessment.firm_id).not_in(open_red), *scope)
     for codes in session.exec(select(FirmAssessment.red_basis).where(*new_red).distinct()).all():
         values = {
             "kind": literal("red"),
@@ -310,7 +364,92 @@ def assess_all(
             "listed_until": literal(until),
         }
         run.red_listed += _insert_listings(session, rules, values, FirmAssessment.red_basis == codes, *new_red)
-    # Set-based writes bypass the ORM hooks: the run is audited as one act with its counts.
+
+
+def reassess_set(session: Session, firms: Select, *, as_of: date, rules: RuleSet | None = None) -> AssessRun:
+    """`reassess_firms` for a set of firms given as a SELECT of firm ids, in a few set-based statements:
+    their stored assessments replaced by the SQL evaluator restricted to them, then black proposals and
+    red listings or renewals by the same rules as the per-firm path (tests hold the two equal). Runs in
+    the caller's transaction; the caller audits the act."""
+    rules = rules or active_ruleset(session)
+    run = AssessRun(as_of=as_of, rule_set_version=rules.version)
+    _store_set(session, assessment_query(rules, as_of, firms=firms), as_of=as_of, rules=rules, firms=firms)
+    counts = session.exec(
+        select(FirmAssessment.grade, func.count())
+        .where(col(FirmAssessment.firm_id).in_(firms))
+        .group_by(FirmAssessment.grade)
+    ).all()
+    run.grades = dict(counts)
+    run.firms = sum(run.grades.values())
+    _list_set_based(session, rules, as_of, run, lambda _message: None, firms)
+    return run
+
+
+def remove_red_for_negative_set(session: Session, events: Select, *, on: date, rules: RuleSet) -> int:
+    """动态调整, set-based: every firm with a negative event among `events` (a SELECT of event ids that
+    just took effect) leaves the red list on `on`, its entry naming the firm's first such event — as
+    `remove_red_for_negative` does firm by firm. Returns how many entries ended."""
+    event = sql_credit_event
+    listing = Listing.__table__
+    first_negative = (
+        sa_select(func.min(event.c.id))
+        .where(
+            event.c.firm_id == listing.c.firm_id,
+            event.c.id.in_(events),
+            event.c.status == EventStatus.effective.value,
+            negative_event_sql(rules),
+        )
+        .scalar_subquery()
+    )
+    label = END_LABELS[EndCode.negative_event]
+    reason = literal(f"{label}:事件 #") + cast(first_negative, String)
+    result = session.execute(
+        listing.update()
+        .where(
+            listing.c.kind == ListKind.red.value,
+            listing.c.status.in_([ListingStatus.proposed.value, ListingStatus.listed.value]),
+            first_negative.is_not(None),
+        )
+        .values(
+            status=ListingStatus.removed.value,
+            ended_on=on,
+            end_code=EndCode.negative_event.value,
+            end_reason=func.substr(reason, 1, 1000),
+        )
+    )
+    return _rows(result)
+
+
+_FIRM_SET = Table("tmp_firm_set", MetaData(), Column("firm_id", Integer, primary_key=True), prefixes=["TEMPORARY"])
+
+
+@contextmanager
+def firm_set(session: Session, firm_ids: Select) -> Iterator[Select]:
+    """A set of firm ids materialised once in a temporary table with a primary key, for the statements
+    that restrict to it (each would otherwise re-run the SELECT that finds the firms); dropped after."""
+    connection = session.connection()
+    _FIRM_SET.create(connection, checkfirst=True)
+    connection.execute(_FIRM_SET.delete())
+    connection.execute(insert(_FIRM_SET).from_select(["firm_id"], firm_ids))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ANALYZE tmp_firm_set"))
+    try:
+        yield sa_select(_FIRM_SET.c.firm_id)
+    finally:
+        _FIRM_SET.drop(connection)
+
+
+def after_batch_effective(session: Session, events: Select) -> None:
+    """Events just became effective together (`events`: a SELECT of their ids, e.g. an approved import
+    batch): `after_events_change` set-based — firms with a negative one leave the red list, then the firms
+    are re-assessed as of today and their entries brought in line, in a few statements whatever the
+    batch's size; audited as one act with its counts."""
+    rules = active_ruleset(session)
+    day = today()
+    ended = remove_red_for_negative_set(session, events, on=day, rules=rules)
+    event = CreditEvent.__table__.alias("changed")  # type: ignore[attr-defined]
+    with firm_set(session, sa_select(event.c.firm_id).where(event.c.id.in_(events)).distinct()) as firms:
+        run = reassess_set(session, firms, as_of=day, rules=rules)
     write_audit(
         session,
         [
@@ -318,18 +457,19 @@ def assess_all(
                 session.info["actor"],
                 action="assess",
                 entity="assessment",
-                entity_id=as_of.isoformat(),
+                entity_id=day.isoformat(),
                 after={
-                    "as_of": as_of.isoformat(),
+                    "as_of": day.isoformat(),
                     "rule_set_version": rules.version,
+                    "scope": "batch",
                     "firms": run.firms,
                     "grades": run.grades,
                     "black_proposed": run.black_proposed,
                     "red_listed": run.red_listed,
                     "red_renewed": run.red_renewed,
+                    "red_removed": ended,
                 },
             )
         ],
     )
     session.expire_all()
-    return run

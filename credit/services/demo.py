@@ -4,23 +4,29 @@ history, one user per role, and the city assessed so that grades and lists are t
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import islice
 
-from sqlalchemy import insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit.clock import today
-from credit.demo_data import generate_events, generate_firms
-from credit.models import CreditEvent, EventStatus, Firm, FirmCreate, Role, User, utcnow
+from credit.demo_data import iter_events, iter_firms
+from credit.models import CreditEvent, EventStatus, Firm, Role, User, utcnow
 from credit.models.audit import audit_row, write_audit
 from credit.services.assessment import assess_all
+from credit.services.bulk import insert_rows
 from credit.services.calendar import load_package_calendar
 from credit.services.due_process import approve_due, serve_notices, unserved_proposals
+from credit.services.event_import import refresh_statistics
 from credit.services.publications import last_ended_period, publish_period
 from credit.services.rulesets import ensure_default_ruleset
 from credit.services.users import create_user, get_user
+
+CHUNK = 5000  # firms per lookup and executemany
+EVENT_CHUNK = 5000  # events per COPY / executemany (a chunk ends with a firm's last event)
 
 
 @dataclass
@@ -74,7 +80,9 @@ def seed_demo(
     approved by two different demo users), a user per role with a fresh random password, and an
     assessment of every firm as of today.
 
-    Idempotent: the same seed yields the same firms; firms that exist keep their files as they are."""
+    Idempotent: the same seed yields the same firms; firms that exist keep their files as they are.
+    Set-based at any size: firms and events stream from the generator in chunks, each chunk one lookup
+    and one executemany (no list of ids grows with the city), audited as one act."""
     report = DemoReport()
     ensure_default_ruleset(session)
     load_package_calendar(session)
@@ -85,52 +93,19 @@ def seed_demo(
                 session, username=role.value, role=role.value, password=password, display_name=f"演示{role.value}"
             )
             report.credentials[role.value] = password
-    rows = generate_firms(firms, seed=seed)
-    known: set[str] = set()
-    for start in range(0, len(rows), 500):
-        chunk = [r["uscc"] for r in rows[start : start + 500]]
-        known.update(session.exec(select(Firm.uscc).where(col(Firm.uscc).in_(chunk))))
-    new_rows = [row for row in rows if row["uscc"] not in known]
-    report.firms_present = len(rows) - len(new_rows)
-    for done, row in enumerate(new_rows, start=1):
-        session.add(Firm.model_validate(FirmCreate.model_validate(row)))
-        if done % 1000 == 0:
-            session.flush()
-            if progress:
-                progress(1000)
-    session.flush()
-    if progress:
-        progress(len(new_rows) % 1000 + report.firms_present)
-    report.firms_created = len(new_rows)
-    if not new_rows:
+    new_firms = _insert_firms(session, iter_firms(firms, seed=seed), report, progress)
+    if not new_firms:
         return report
-
-    firm_ids: dict[str, int] = {}
-    usccs = [row["uscc"] for row in new_rows]
-    for start in range(0, len(usccs), 500):
-        firm_ids.update(
-            session.exec(select(Firm.uscc, Firm.id).where(col(Firm.uscc).in_(usccs[start : start + 500]))).all()
-        )  # type: ignore[arg-type]
-    events = generate_events(new_rows, today=today(), seed=seed)
     recorder, reviewer = get_user(session, "recorder"), get_user(session, "reviewer")
-    plain = [e for e in events if e["event_type"] != "rectified"]
-    for start in range(0, len(plain), 2000):
-        session.execute(
-            insert(CreditEvent), _event_rows(plain[start : start + 2000], firm_ids, recorder.id, reviewer.id)
-        )  # type: ignore[union-attr]
-    failures = dict(
-        session.exec(
-            select(CreditEvent.document_no, CreditEvent.id).where(
-                CreditEvent.event_type == "spot_check_fail", col(CreditEvent.firm_id).in_(list(firm_ids.values()))
-            )
-        ).all()
+    report.events_created = _insert_events(
+        session,
+        iter_events(
+            ({"uscc": u, "scale": s} for u, s in new_firms.values()), count=len(new_firms), today=today(), seed=seed
+        ),
+        {u: firm_id for firm_id, (u, _) in new_firms.items()},
+        recorder.id,  # type: ignore[union-attr]
+        reviewer.id,  # type: ignore[union-attr]
     )
-    rechecks = [
-        {**e, "rectifies_id": failures[e["rectifies_document_no"]]} for e in events if e["event_type"] == "rectified"
-    ]
-    if rechecks:
-        session.execute(insert(CreditEvent), _event_rows(rechecks, firm_ids, recorder.id, reviewer.id))  # type: ignore[union-attr]
-    report.events_created = len(events)
     write_audit(
         session,
         [
@@ -138,12 +113,81 @@ def seed_demo(
                 session.info["actor"],
                 action="demo",
                 entity="credit_event",
-                after={"firms": len(new_rows), "events": len(events)},
+                after={"firms": report.firms_created, "events": report.events_created},
             )
         ],
     )
+    refresh_statistics(session, "firm", "credit_event")
     _play_the_last_months(session, recorder, reviewer)  # type: ignore[arg-type]
     return report
+
+
+def _insert_firms(
+    session: Session, rows: Iterator[dict], report: DemoReport, progress: Callable[[int], None] | None
+) -> dict[int, tuple[str, str]]:
+    """Insert the generated firms not yet registered, chunk by chunk; returns id -> (uscc, scale) of the
+    new ones, in the generator's order (the events are generated in that order)."""
+    table = Firm.__table__  # type: ignore[attr-defined]
+    created: dict[int, tuple[str, str]] = {}
+    now = utcnow()
+    while chunk := list(islice(rows, CHUNK)):
+        usccs = [row["uscc"] for row in chunk]
+        known = set(session.exec(select(Firm.uscc).where(col(Firm.uscc).in_(usccs))))
+        fresh = [{**row, "created_at": now, "updated_at": now} for row in chunk if row["uscc"] not in known]
+        report.firms_present += len(chunk) - len(fresh)
+        if fresh:
+            insert_rows(session.connection(), table, fresh)
+            ids = dict(
+                session.exec(select(Firm.uscc, Firm.id).where(col(Firm.uscc).in_([r["uscc"] for r in fresh]))).all()
+            )
+            created.update((ids[row["uscc"]], (row["uscc"], row["scale"])) for row in fresh)
+        if progress:
+            progress(len(chunk))
+    report.firms_created = len(created)
+    return created
+
+
+def _insert_events(
+    session: Session, events: Iterator[dict], firm_ids: dict[str, int], recorder_id: int, reviewer_id: int
+) -> int:
+    """Insert the generated events in chunks that end at a firm's last event, so a re-check is always in
+    the chunk of the failure it closes: the others go in first, then the re-checks with the ids of their
+    failures (looked up by firm and document number: bounded lists)."""
+    table = CreditEvent.__table__  # type: ignore[attr-defined]
+    total = 0
+    buffer: list[dict] = []
+
+    def flush() -> None:
+        connection = session.connection()
+        insert_rows(
+            connection,
+            table,
+            _event_rows([e for e in buffer if e["event_type"] != "rectified"], firm_ids, recorder_id, reviewer_id),
+        )
+        rechecks = [e for e in buffer if e["event_type"] == "rectified"]
+        if rechecks:
+            wanted = sorted({e["rectifies_document_no"] for e in rechecks})
+            ids = dict(
+                connection.execute(
+                    sa_select(table.c.document_no, table.c.id).where(
+                        table.c.event_type == "spot_check_fail",
+                        table.c.firm_id.in_(sorted({firm_ids[e["uscc"]] for e in rechecks})),
+                        table.c.document_no.in_(wanted),
+                    )
+                ).all()
+            )
+            linked = [{**e, "rectifies_id": ids[e["rectifies_document_no"]]} for e in rechecks]
+            insert_rows(connection, table, _event_rows(linked, firm_ids, recorder_id, reviewer_id))
+        buffer.clear()
+
+    for event in events:
+        if len(buffer) >= EVENT_CHUNK and event["uscc"] != buffer[-1]["uscc"]:
+            flush()
+        buffer.append(event)
+        total += 1
+    if buffer:
+        flush()
+    return total
 
 
 def _play_the_last_months(session: Session, recorder: User, reviewer: User) -> None:

@@ -28,6 +28,7 @@ from credit.models import (
     User,
     utcnow,
 )
+from credit.rules.calendar import WorkingCalendar
 from credit.rules.dates import add_months, cutoff
 from credit.rules.evaluate import evaluate
 from credit.rules.listings import (
@@ -244,7 +245,17 @@ def _require_staff(user: User, what: str) -> None:
         raise DueProcessError(f"{user.username} 不是在职的录入员或审核员,不能{what}")
 
 
-def serve_notice(session: Session, listing: Listing, *, by: User, on: date, method: str, note: str = "") -> Listing:
+def serve_notice(
+    session: Session,
+    listing: Listing,
+    *,
+    by: User,
+    on: date,
+    method: str,
+    note: str = "",
+    calendar: WorkingCalendar | None = None,
+    rules: RuleSet | None = None,
+) -> Listing:
     """Record that a proposal's notice (告知书) reached the firm: how, on which day (for 公告送达 the day of
     the announcement; it counts as served the rule set's number of days later) and by whom. The objection
     deadline is then the rule set's number of official working days after service — or none, while a
@@ -262,13 +273,13 @@ def serve_notice(session: Session, listing: Listing, *, by: User, on: date, meth
         raise DueProcessError(f"条目 #{listing.id} 的告知书已于 {listing.served_on} 送达,不能重复登记")
     if listing.proposed_on is not None and on < listing.proposed_on:
         raise DueProcessError(f"送达日期 {on} 早于拟列入日期 {listing.proposed_on}", field="on")
-    rules = rules_of(session, listing)
+    rules = rules if rules is not None and rules.version == listing.rule_set_version else rules_of(session, listing)
     listing.notice_sent_on = on
     listing.served_on = deemed_served_on(method, on, rules)
     listing.service_method = method
     listing.served_by_id = by.id
     listing.service_note = " ".join(str(note or "").split())[:500]
-    listing.deadline = objection_deadline(listing.served_on, rules, working_calendar(session))
+    listing.deadline = objection_deadline(listing.served_on, rules, calendar or working_calendar(session))
     session.add(listing)
     session.flush()
     return listing
@@ -277,8 +288,27 @@ def serve_notice(session: Session, listing: Listing, *, by: User, on: date, meth
 def serve_notices(
     session: Session, listings: list[Listing], *, by: User, on: date, method: str, note: str = ""
 ) -> list[Listing]:
-    """Serve several notices at once, all or nothing: the first one that cannot be served stops the lot."""
-    return [serve_notice(session, listing, by=by, on=on, method=method, note=note) for listing in listings]
+    """Serve several notices at once, all or nothing: the first one that cannot be served stops the lot.
+    The calendar and each rule-set version are read once for the lot."""
+    calendar = working_calendar(session)
+    rules: dict[int, RuleSet] = {}
+    served = []
+    for listing in listings:
+        if listing.rule_set_version not in rules:
+            rules[listing.rule_set_version] = rules_of(session, listing)
+        served.append(
+            serve_notice(
+                session,
+                listing,
+                by=by,
+                on=on,
+                method=method,
+                note=note,
+                calendar=calendar,
+                rules=rules[listing.rule_set_version],
+            )
+        )
+    return served
 
 
 def unserved_proposals(session: Session, *, on: date | None = None) -> list[Listing]:

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import String, cast, func, insert, literal, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit.catalog import EVENT_TYPES
-from credit.models import Actor, ApiKey, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
-from credit.models.audit import audit_row, write_audit
-from credit.services.assessment import after_event_change, after_events_change
+from credit.models import Actor, ApiKey, AuditEntry, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
+from credit.models.audit import audit_row
+from credit.services.assessment import after_batch_effective, after_event_change
 from credit.services.event_input import EventInput, FieldError, parse_event
 from credit.services.firms import get_firm
 
@@ -260,47 +261,70 @@ class BatchApproval:
 
 def approve_batch(session: Session, batch: ImportBatch, reviewer: User) -> BatchApproval:
     """Approve every pending event of an import batch in a few set-based statements, except those this
-    reviewer recorded (four-eyes). Each approval is audited like a single one."""
+    reviewer recorded (four-eyes), then bring the firms' assessments and listings in line set-based (the
+    SQL evaluator over the batch's firms), as `after_events_change` does event by event. Each approval
+    is audited like a single one (INSERT … SELECT, one row per event); the re-assessment as one act."""
     if not reviewer.has_role("reviewer"):
         raise EventError(f"{reviewer.username} 不是审核员")
-    pending = select(CreditEvent.id, CreditEvent.recorded_by_id).where(
-        CreditEvent.import_batch_id == batch.id, CreditEvent.status == EventStatus.pending
-    )
-    rows = session.exec(pending).all()
-    ids = [event_id for event_id, recorded_by in rows if recorded_by != reviewer.id]
-    result = BatchApproval(approved=len(ids), skipped_own=len(rows) - len(ids))
+    table = CreditEvent.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    # The approvals are the reviewer's act, whoever opened the session (the CLI acts as the recorder).
-    actor = Actor(label=reviewer.username, source=session.info["actor"].source, user_id=reviewer.id)
-    for start in range(0, len(ids), 2000):
-        chunk = ids[start : start + 2000]
+    not_own = or_(table.c.recorded_by_id.is_(None), table.c.recorded_by_id != reviewer.id)
+    in_batch = (table.c.import_batch_id == batch.id, table.c.status == EventStatus.pending.value)
+    counts = dict(
         session.execute(
-            update(CreditEvent)
-            .where(col(CreditEvent.id).in_(chunk), CreditEvent.status == EventStatus.pending)
-            .values(status=EventStatus.effective.value, reviewed_by_id=reviewer.id, reviewed_at=now),
-            execution_options={"synchronize_session": False},
-        )
-        after = {"status": "effective", "reviewed_by_id": reviewer.id, "reviewed_at": now.isoformat()}
-        write_audit(
-            session,
-            [
-                audit_row(
-                    actor,
-                    action="update",
-                    entity="credit_event",
-                    entity_id=str(i),
-                    before={"status": "pending"},
-                    after=after,
-                )
-                for i in chunk
-            ],
-        )
+            sa_select(not_own, func.count()).where(*in_batch).group_by(not_own)  # type: ignore[arg-type]
+        ).all()
+    )
+    result = BatchApproval(
+        approved=sum(n for mine, n in counts.items() if mine),
+        skipped_own=sum(n for mine, n in counts.items() if not mine),
+    )
+    if not result.approved:
+        return result
+    _audit_approvals(session, reviewer, now, sa_select(table.c.id).where(*in_batch, not_own))
+    session.execute(
+        update(table)
+        .where(*in_batch, not_own)
+        .values(status=EventStatus.effective.value, reviewed_by_id=reviewer.id, reviewed_at=now)
+    )
     session.expire_all()
-    if ids:
-        wanted = set(ids)
-        batch_events = session.exec(select(CreditEvent).where(CreditEvent.import_batch_id == batch.id)).all()
-        after_events_change(session, [e for e in batch_events if e.id in wanted])
+    after_batch_effective(session, approved_in_batch(batch.id, reviewer, now))
     return result
+
+
+def approved_in_batch(batch_id: int, reviewer: User, now: datetime):
+    """A SELECT of the ids of the batch's events `reviewer` approved at `now` (one act, one timestamp)."""
+    approved = CreditEvent.__table__.alias("approved")  # type: ignore[attr-defined]
+    return sa_select(approved.c.id).where(
+        approved.c.import_batch_id == batch_id,
+        approved.c.status == EventStatus.effective.value,
+        approved.c.reviewed_by_id == reviewer.id,
+        approved.c.reviewed_at == now,
+    )
+
+
+def _audit_approvals(session: Session, reviewer: User, now: datetime, ids) -> None:
+    """One audit row per approved event, written by INSERT … SELECT over `ids` (a SELECT of event ids),
+    each like a single approval's; the approvals are the reviewer's act, whoever opened the session (the
+    CLI acts as the recorder)."""
+    table = CreditEvent.__table__  # type: ignore[attr-defined]
+    actor = Actor(label=reviewer.username, source=session.info["actor"].source, user_id=reviewer.id)
+    after = {"status": "effective", "reviewed_by_id": reviewer.id, "reviewed_at": now.isoformat()}
+    template = audit_row(actor, action="update", entity="credit_event", before={"status": "pending"}, after=after)
+    audit = AuditEntry.__table__  # type: ignore[attr-defined]
+    columns = {name: literal(value, audit.c[name].type) for name, value in template.items() if name != "entity_id"}
+    columns["entity_id"] = cast(table.c.id, String)
+    session.execute(insert(audit).from_select(list(columns), sa_select(*columns.values()).where(table.c.id.in_(ids))))
+
+
+def record_batch_approval(session: Session, batch: ImportBatch, reviewer: User, now: datetime) -> None:
+    """An import approved as it is recorded (`import-events --approve-as`): its rows went in effective,
+    reviewed by `reviewer` at `now`, so no UPDATE rewrites them; each approval is audited as
+    `approve_batch` audits it, and the firms are re-assessed set-based."""
+    if not reviewer.has_role("reviewer"):
+        raise EventError(f"{reviewer.username} 不是审核员")
+    _audit_approvals(session, reviewer, now, approved_in_batch(batch.id, reviewer, now))  # type: ignore[arg-type]
+    after_batch_effective(session, approved_in_batch(batch.id, reviewer, now))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@ Chinese header aliases are accepted. Rows are numbered as a spreadsheet shows th
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -62,12 +65,36 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_rows(data: bytes) -> Iterator[list[str]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError([RowError(0, "", f"不是 UTF-8 编码的 CSV 文件(字节 {exc.start})")]) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+_BLOCK = 1 << 20  # bytes read at a time: files are streamed, never held whole (SPEC §5: 1M-row imports)
+
+
+def _csv_lines(stream: IO[bytes]) -> Iterator[str]:
+    """The text of a UTF-8 byte stream (a BOM allowed), line by line with the line ends kept, decoded
+    block by block; a byte that is not UTF-8 stops the file with its offset."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    offset = 0
+    carry = ""
+    while True:
+        block = stream.read(_BLOCK)
+        try:
+            text = decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            held = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
+            where = max(offset - held + exc.start, 0)
+            raise ImportFileError([RowError(0, "", f"不是 UTF-8 编码的 CSV 文件(字节 {where})")]) from None
+        offset += len(block)
+        pieces = (carry + text).split("\n")
+        carry = pieces.pop()
+        for piece in pieces:
+            yield piece + "\n"
+        if not block:
+            if carry:
+                yield carry
+            return
+
+
+def _csv_rows(stream: IO[bytes]) -> Iterator[list[str]]:
+    reader = csv.reader(_csv_lines(stream))
     try:
         for record in reader:
             yield [c.strip() for c in record]
@@ -75,13 +102,14 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         raise ImportFileError([RowError(0, "", f"CSV 格式错误(第 {reader.line_num} 行附近):{exc}")]) from None
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
-    """The cell values of the first sheet, row by row, as openpyxl reads them (not yet text)."""
+def _xlsx_rows(stream: IO[bytes]) -> Iterator[list[Any]]:
+    """The cell values of the first sheet, row by row, as openpyxl reads them (not yet text). Read-only
+    mode parses the sheet as it goes, so a large workbook is never held as cell objects."""
     from openpyxl import load_workbook
 
     damaged = ImportFileError([RowError(0, "", "无法读取 XLSX 文件(文件已损坏或不是 Excel 工作簿)")])
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(stream, read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for a damaged file
         raise damaged from None
     try:
@@ -96,6 +124,28 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
             yield list(values)
     finally:
         workbook.close()
+
+
+def open_source(source: str | Path | IO[bytes] | bytes) -> IO[bytes]:
+    """A seekable binary stream over an import source: a path is opened, bytes wrapped, a stream that
+    cannot seek spooled to a temporary file (so a file can be read twice without holding it in memory)."""
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    if isinstance(source, str | Path):
+        return open(source, "rb")
+    if source.seekable():
+        return source
+    spool = tempfile.SpooledTemporaryFile(max_size=_BLOCK * 8)  # noqa: SIM115 - returned to the caller
+    shutil.copyfileobj(source, spool, _BLOCK)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
+def _rows_of(stream: IO[bytes], filename: str) -> Iterator[list[Any]]:
+    start = stream.tell()
+    head = stream.read(4)
+    stream.seek(start)
+    return _xlsx_rows(stream) if detect_format(filename, head) == "xlsx" else _csv_rows(stream)
 
 
 def detect_format(filename: str, data: bytes) -> str:
@@ -121,14 +171,23 @@ def read_table(
     unknown or repeated header raises ImportFileError before any row is read. A cell that no longer holds
     what was typed (a number of more than 15 digits) is never yielded altered: its row is left out and
     the problem appended to `errors`, or, without `errors`, raised as ImportFileError."""
-    if isinstance(source, bytes):
-        data = source
-    elif isinstance(source, str | Path):
+    if isinstance(source, str | Path):
         filename = filename or str(source)
-        data = Path(source).read_bytes()
-    else:
-        data = source.read()
-    rows = _xlsx_rows(data) if detect_format(filename, data) == "xlsx" else _csv_rows(data)
+    stream = open_source(source)
+    try:
+        yield from _table_rows(_rows_of(stream, filename), columns, required=required, errors=errors)
+    finally:
+        if stream is not source:
+            stream.close()
+
+
+def _table_rows(
+    rows: Iterator[list[Any]],
+    columns: dict[str, tuple[str, ...]],
+    *,
+    required: tuple[str, ...],
+    errors: list[RowError] | None,
+) -> Iterator[tuple[int, dict[str, str]]]:
     first = next(rows, None)
     header = [_cell(v) for v in first] if first else []
     if not any(header):
@@ -170,7 +229,7 @@ def raw_table(data: bytes, filename: str = "") -> Iterator[tuple[int, list[str],
     """(row number, cell texts, problems) of every row of a CSV or XLSX, the header as row 1, for files
     whose columns are not known in advance (published announcements). A number cell that no longer holds
     what was typed is never passed on altered: its text is "" and a RowError says why."""
-    rows = _xlsx_rows(data) if detect_format(filename, data) == "xlsx" else _csv_rows(data)
+    rows = _rows_of(io.BytesIO(data), filename)
     for number, record in enumerate(rows, start=1):
         problems = [
             RowError(number, str(index + 1), _inexact_reason(value))

@@ -23,9 +23,9 @@ from credit.services.firms import FirmQuery, search_firms
 from credit.services.public import ListCache, current_list, firm_public_page, list_counts, lists_version
 from credit.services.rulesets import active_ruleset
 from credit.web.db import get_session
-from credit.web.security import safe_next
 from credit.web.helpers import cursor_arg
 from credit.web.public.caching import cacheable, not_modified, page_tag, rendered_once, revalidated
+from credit.web.security import safe_next
 
 bp = Blueprint("public", __name__)
 

@@ -234,7 +234,7 @@ def import_list():
             abort(403)
         upload = form.file.data
         with unit_of_work() as session:
-            report = import_events(session, upload.read(), filename=upload.filename or "upload", recorder=_me())
+            report = import_events(session, upload.stream, filename=upload.filename or "upload", recorder=_me())
             if not report.ok:
                 session.rollback()
         if report.ok:
