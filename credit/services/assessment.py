@@ -243,6 +243,22 @@ def _store_set(session: Session, assessed: Select, *, as_of: date, rules: RuleSe
         )
 
 
+def audit_run(session: Session, run: AssessRun, **extra: object) -> None:
+    """One audit entry for a set-based assessment run, with its counts (the ORM hooks never see it)."""
+    after = {
+        "as_of": run.as_of.isoformat(),
+        "rule_set_version": run.rule_set_version,
+        "firms": run.firms,
+        "grades": run.grades,
+        "black_proposed": run.black_proposed,
+        "red_listed": run.red_listed,
+        "red_renewed": run.red_renewed,
+        **extra,
+    }
+    row = audit_row(session.info["actor"], action="assess", entity="assessment", entity_id=run.as_of.isoformat())
+    write_audit(session, [{**row, "after": after}])
+
+
 def assess_all(
     session: Session, *, as_of: date, rules: RuleSet | None = None, progress: Callable[[str], None] | None = None
 ) -> AssessRun:
@@ -263,26 +279,7 @@ def assess_all(
     step("黑榜拟列入")
     _list_set_based(session, rules, as_of, run, step)
     # Set-based writes bypass the ORM hooks: the run is audited as one act with its counts.
-    write_audit(
-        session,
-        [
-            audit_row(
-                session.info["actor"],
-                action="assess",
-                entity="assessment",
-                entity_id=as_of.isoformat(),
-                after={
-                    "as_of": as_of.isoformat(),
-                    "rule_set_version": rules.version,
-                    "firms": run.firms,
-                    "grades": run.grades,
-                    "black_proposed": run.black_proposed,
-                    "red_listed": run.red_listed,
-                    "red_renewed": run.red_renewed,
-                },
-            )
-        ],
-    )
+    audit_run(session, run)
     session.expire_all()
     return run
 
@@ -450,26 +447,5 @@ def after_batch_effective(session: Session, events: Select) -> None:
     event = CreditEvent.__table__.alias("changed")  # type: ignore[attr-defined]
     with firm_set(session, sa_select(event.c.firm_id).where(event.c.id.in_(events)).distinct()) as firms:
         run = reassess_set(session, firms, as_of=day, rules=rules)
-    write_audit(
-        session,
-        [
-            audit_row(
-                session.info["actor"],
-                action="assess",
-                entity="assessment",
-                entity_id=day.isoformat(),
-                after={
-                    "as_of": day.isoformat(),
-                    "rule_set_version": rules.version,
-                    "scope": "batch",
-                    "firms": run.firms,
-                    "grades": run.grades,
-                    "black_proposed": run.black_proposed,
-                    "red_listed": run.red_listed,
-                    "red_renewed": run.red_renewed,
-                    "red_removed": ended,
-                },
-            )
-        ],
-    )
+    audit_run(session, run, scope="batch", red_removed=ended)
     session.expire_all()
