@@ -73,6 +73,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+def make_hot_engine(url: str, *, echo: bool = False) -> Engine | None:
+    """PostgreSQL: a second engine for the credit-check hot path, its connections in autocommit mode (a
+    read is one round trip, no BEGIN) and without the pre-ping round trip on every checkout: a connection
+    the server dropped fails its first statement, SQLAlchemy then invalidates the pool, and the hot path
+    retries a request that had written nothing once on a fresh connection
+    (credit.web.api.ratelimit.hot_rate_limited). None on SQLite, where the main engine serves."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return None
+    return create_engine(url, echo=echo, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+
+
 def begin_immediate(dbapi_conn, *, first_pause: float = 0.0001, max_pause: float = 0.001) -> None:
     """BEGIN IMMEDIATE, waiting for the write lock by polling every 0.1–1 ms up to the busy timeout.
 

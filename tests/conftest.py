@@ -28,6 +28,7 @@ from credit.migrate import upgrade_to_head
 from credit.models import Actor
 from credit.services.calendar import load_package_calendar, package_years
 from credit.web import create_app
+from credit.web.db import dispose_engines
 from tests.factories import make_user
 
 TEST_TODAY = os.environ["CREDIT_TODAY"]
@@ -172,7 +173,7 @@ def app(db_url: str, tmp_path: Path):
     config.SIGNING_KEY_DIR = tmp_path / "signing"
     application = create_app(config)
     yield application
-    application.extensions["credit.engine"].dispose()
+    dispose_engines(application)
 
 
 @pytest.fixture

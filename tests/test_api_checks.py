@@ -16,6 +16,7 @@ from credit.services.checks import check_firm
 from credit.services.events import approve_event, record_event
 from credit.services.rulesets import ensure_default_ruleset
 from credit.web.api.openapi import openapi_document
+from credit.web.db import dispose_engines
 from tests.factories import make_firm, make_user
 from tests.test_api_events import assert_matches, bearer, issue_key
 
@@ -204,7 +205,7 @@ def test_rate_counter_is_shared_through_the_database(app, firms, token):
         assert check(first, token, firms["plain"]).status_code == 429
         assert check(second, token, firms["plain"]).status_code == 429
     finally:
-        other.extensions["credit.engine"].dispose()
+        dispose_engines(other)
 
 
 def test_rate_limit_counts_failed_requests_not_refused_ones(app, client, firms, token, engine):

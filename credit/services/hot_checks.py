@@ -26,7 +26,8 @@ import hmac
 import threading
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -45,11 +46,20 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import registry
 from sqlmodel import Session
 
 from credit.clock import FutureDate, check_not_future, today
-from credit.models import ApiKey, CreditCheck, CreditEvent, Department, EventStatus, Firm, FirmAssessment, Listing
+from credit.models import (
+    ApiKey,
+    ApiRate,
+    CreditCheck,
+    CreditEvent,
+    Department,
+    EventStatus,
+    Firm,
+    FirmAssessment,
+    Listing,
+)
 from credit.models.audit import Actor, AuditEntry, audit_row
 from credit.models.base import utcnow
 from credit.models.version import CONFIG_ROW, ConfigVersion
@@ -59,6 +69,7 @@ from credit.rules.ruleset import PURPOSES, RuleSet
 from credit.services.check_log import new_receipt
 from credit.services.checks import CheckError, answer_dict
 from credit.services.listings import in_force_or_proposed
+from credit.services.raw_sql import RawStatement, RawStatements
 from credit.services.rulesets import active_ruleset
 
 firm_t = Firm.__table__  # type: ignore[attr-defined]
@@ -268,22 +279,13 @@ def _read_statement(codes: int) -> Select:
     )
 
 
-_compiled: dict[str, tuple[TextClause, dict[str, Any]]] = {}
+RAW = RawStatements()  # the hot path's statements, compiled once per dialect (credit.services.raw_sql)
 
 
-def _one_firm_read(dialect: Dialect) -> tuple[TextClause, dict[str, Any]]:
-    """The single-code read compiled once per dialect into a `text()` with its constant parameters: a
-    prepared Core construct would still cost its cache key on every execution (half the check's time)."""
-    found = _compiled.get(dialect.name)
-    if found is None:
-        statement = _read_statement(1)
-        named = registry.load(dialect.name)(paramstyle="named")  # :name placeholders, as text() expects
-        compiled = statement.compile(dialect=named, compile_kwargs={"render_postcompile": True})
-        constants = {k: v for k, v in compiled.params.items() if k not in ("uscc", "day")}
-        columns = {c.name: c.type for c in statement.selected_columns}
-        clause = text(str(compiled)).bindparams(bindparam("day", type_=Date)).columns(**columns)
-        found = _compiled[dialect.name] = (clause, constants)
-    return found
+def _one_firm_read(dialect: Dialect) -> RawStatement:
+    """The single-code read, run on the driver's cursor: a SQLAlchemy execution of it cost more than the
+    database did (its cache key, execution context and cursor metadata on every call)."""
+    return RAW.get("read", dialect, lambda: (_read_statement(1), ("uscc", "day")))
 
 
 def _read(conn: Connection, usccs: Sequence[str], day: date) -> tuple[int, dict[str, _Firm]]:
@@ -293,8 +295,7 @@ def _read(conn: Connection, usccs: Sequence[str], day: date) -> tuple[int, dict[
     codes = sorted(set(usccs))
     connection = conn
     if len(codes) == 1:
-        clause, constants = _one_firm_read(connection.dialect)
-        results = [connection.execute(clause, {**constants, "uscc": codes[0], "day": day})]
+        results = [_one_firm_read(connection.dialect).execute(connection, {"uscc": codes[0], "day": day})]
     else:
         statement = _read_statement(len(codes))
         results = [
@@ -414,10 +415,9 @@ class Caller:
     username: str = ""
 
 
-def log_answers(conn: Connection, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
-    """THE write: every answer into the check log in one INSERT (an answer listed twice is logged twice,
-    with two receipts); returns the rows written, whose `answer` is the answer as given with its receipt
-    as `check_id`. Notes the key's use (once a minute) in the same transaction."""
+def log_rows(answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
+    """The check-log rows of these answers (an answer listed twice is logged twice, with two receipts):
+    each row's `answer` is the answer as given, with its receipt as `check_id`."""
     if caller.channel not in ("api", "web", "cli"):
         raise ValueError(f"unknown channel {caller.channel!r}")
     now = utcnow()
@@ -443,10 +443,22 @@ def log_answers(conn: Connection, answers: Sequence[HotAnswer], caller: Caller) 
                 "answer": answer,
             }
         )
+    return rows
+
+
+def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write check-log rows (one INSERT, on the driver's cursor) in the connection's transaction."""
     if rows:
-        conn.execute(_log_insert(), rows)
+        _log_insert(conn.dialect).execute_many(conn, rows)
+
+
+def log_answers(conn: Connection, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
+    """THE write: every answer into the check log in one INSERT; returns the rows written (`log_rows`).
+    Notes the key's use (once a minute) in the same transaction."""
+    rows = log_rows(answers, caller)
+    insert_rows(conn, rows)
     if caller.api_key is not None:
-        note_key_use(conn, caller.api_key, now)
+        note_key_use(conn, caller.api_key, utcnow())
     return rows
 
 
@@ -454,26 +466,86 @@ _LOG_COLUMNS = (
     "receipt", "checked_at", "firm_id", "uscc", "purpose", "as_of", "channel", "api_key_id", "department",
     "user_id", "username", "grade", "rule_set_version", "answer",
 )  # fmt: skip
-_log_statement: list[TextClause] = []
 
 
-def _log_insert() -> TextClause:
-    """THE write as a `text()` built once, typed by the table's columns (a Core insert would cost its
-    cache key on every execution)."""
-    if not _log_statement:
+def _log_insert(dialect: Dialect) -> RawStatement:
+    """THE write, run on the driver's cursor (typed by the table's columns: the stored forms are the ORM's)."""
+
+    def build() -> tuple[TextClause, tuple[str, ...]]:
         names = ", ".join(_LOG_COLUMNS)
         values = ", ".join(f":{name}" for name in _LOG_COLUMNS)
         # Column names from the module's own constant, values bound: nothing of a request enters the SQL.
         statement = text(f"INSERT INTO credit_check ({names}) VALUES ({values})").bindparams(  # nosec B608
             *(bindparam(name, type_=check_t.c[name].type) for name in _LOG_COLUMNS)
         )
-        _log_statement.append(statement)
-    return _log_statement[0]
+        return statement, _LOG_COLUMNS
+
+    return RAW.get("log", dialect, build)
+
+
+# PostgreSQL: the count and the log row in ONE statement, so a check writes in one round trip on a
+# connection in autocommit mode (one statement, one transaction): the counter's upsert refuses a request
+# at the limit (no row returned, nothing counted, nothing logged), the log row is inserted once per row
+# the upsert returned. Data-modifying WITH clauses always run to completion (PostgreSQL manual 7.8.4).
+_COUNTED_LOG = (
+    "WITH hit AS (INSERT INTO api_rate (key_id, window_start, count) VALUES (:key_id, :window_start, 1) "
+    "ON CONFLICT (key_id, window_start) DO UPDATE SET count = api_rate.count + 1 WHERE api_rate.count < :limit "
+    "RETURNING count), "
+    "logged AS (INSERT INTO credit_check ({names}) SELECT {values} FROM hit RETURNING 1) "
+    "SELECT count FROM hit"
+)
+
+
+def _counted_log(dialect: Dialect) -> RawStatement:
+    def build() -> tuple[TextClause, tuple[str, ...]]:
+        names = ", ".join(_LOG_COLUMNS)
+        values = ", ".join(f":{name}" for name in _LOG_COLUMNS)
+        # Column names from the module's own constant, values bound: nothing of a request enters the SQL.
+        statement = text(_COUNTED_LOG.format(names=names, values=values)).bindparams(  # nosec B608
+            *(bindparam(name, type_=check_t.c[name].type) for name in _LOG_COLUMNS),
+            bindparam("window_start", type_=ApiRate.__table__.c.window_start.type),  # type: ignore[attr-defined]
+        )
+        return statement, (*_LOG_COLUMNS, "key_id", "window_start", "limit")
+
+    return RAW.get("counted_log", dialect, build)
+
+
+def log_counted(
+    conn: Connection, row: dict[str, Any], *, key_id: int, window_start: datetime, limit: int
+) -> int | None:
+    """PostgreSQL, autocommit: count the request of `key_id` in its window and log `row`, in one statement
+    (one round trip, one commit); the count, or None when the window was used up (then nothing written)."""
+    found = _counted_log(conn.dialect).execute(
+        conn, {**row, "key_id": key_id, "window_start": window_start, "limit": limit}
+    )
+    return found[0][0] if found else None
+
+
+@contextmanager
+def driver_transaction(conn: Connection) -> Iterator[None]:
+    """An explicit transaction on a PostgreSQL connection in autocommit mode (the hot path's): BEGIN, and
+    COMMIT or ROLLBACK, sent by the driver (SQLAlchemy's begin is only logical in autocommit mode)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
+    else:
+        cursor.execute("COMMIT")
+    finally:
+        cursor.close()
+
+
+def key_use_due(key: CachedKey, now: datetime) -> bool:
+    """Whether the key's use is to be noted now (once a minute per process)."""
+    return key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
 
 
 def note_key_use(conn: Connection, key: CachedKey, now: datetime) -> None:
     """Record when the key was last used, at most once a minute per process, audited as its department."""
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+    if not key_use_due(key, now):
         return
     conn.execute(update(key_t).where(key_t.c.id == key.id).values(last_used_at=now))
     conn.execute(

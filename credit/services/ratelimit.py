@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, text
 from sqlmodel import Session
 
 from credit.models import ApiRate
+from credit.services.raw_sql import RawStatements
 
 _WINDOW = bindparam("window_start", type_=ApiRate.__table__.c.window_start.type)  # type: ignore[attr-defined]
 
@@ -28,13 +29,35 @@ def window_start(now: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(stamp - stamp % seconds, UTC)
 
 
+_RAW = RawStatements()
+
+
 def count_request(bind: Session | Connection, key_id: int, *, now: datetime, seconds: int) -> tuple[int, int]:
     """Count one request of `key_id`; returns (requests in this window so far, seconds until it ends).
-    Flushes nothing else and never commits: the count is part of the caller's unit of work."""
+    Flushes nothing else and never commits: the count is part of the caller's unit of work. On a Core
+    connection (the check hot path) the statements run on the driver's cursor (credit.services.raw_sql)."""
     start = window_start(now, seconds)
-    conn = bind.connection() if isinstance(bind, Session) else bind
-    count = conn.execute(_HIT, {"key_id": key_id, "window_start": start}).scalar_one()
-    if count == 1:  # first request of a new window: older windows of this key are spent
-        conn.execute(_PRUNE, {"key_id": key_id, "window_start": start})
+    params = {"key_id": key_id, "window_start": start}
+    if isinstance(bind, Session):
+        conn = bind.connection()
+        count = conn.execute(_HIT, params).scalar_one()
+        if count == 1:  # first request of a new window: older windows of this key are spent
+            conn.execute(_PRUNE, params)
+    else:
+        dialect = bind.dialect
+        count = _RAW.get("hit", dialect, lambda: (_HIT, params)).execute(bind, params)[0][0]
+        if count == 1:
+            prune_windows(bind, key_id, start)
+    return count, seconds_left(start, now, seconds)
+
+
+def prune_windows(conn: Connection, key_id: int, start: datetime) -> None:
+    """Forget the key's windows before `start` (spent) on a Core connection."""
+    params = {"key_id": key_id, "window_start": start}
+    _RAW.get("prune", conn.dialect, lambda: (_PRUNE, params)).execute(conn, params)
+
+
+def seconds_left(start: datetime, now: datetime, seconds: int) -> int:
+    """Whole seconds until the window that started at `start` ends (at least 1): the Retry-After."""
     remaining = start + timedelta(seconds=seconds) - now
-    return count, max(1, int(-(-remaining.total_seconds() // 1)))
+    return max(1, int(-(-remaining.total_seconds() // 1)))

@@ -10,19 +10,30 @@ from flask_login import current_user
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from credit.db import begin_write, make_engine, new_session
+from credit.db import begin_write, make_engine, make_hot_engine, new_session
 from credit.models import Actor
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["credit.engine"] = make_engine(
-        app.config["SQLALCHEMY_DATABASE_URI"], echo=app.config.get("SQL_ECHO", False)
-    )
+    url, echo = app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQL_ECHO", False)
+    app.extensions["credit.engine"] = make_engine(url, echo=echo)
+    app.extensions["credit.hot_engine"] = make_hot_engine(url, echo=echo) or app.extensions["credit.engine"]
     app.teardown_appcontext(_close_session)
 
 
 def engine() -> Engine:
     return current_app.extensions["credit.engine"]
+
+
+def hot_engine() -> Engine:
+    """The engine of the credit-check hot path (credit.db.make_hot_engine; the main one on SQLite)."""
+    return current_app.extensions["credit.hot_engine"]
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close every pooled connection of the app's engines (tests, shutdown)."""
+    for name in ("credit.hot_engine", "credit.engine"):
+        app.extensions[name].dispose()
 
 
 def current_actor(source: str = "web") -> Actor:

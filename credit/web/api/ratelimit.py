@@ -15,19 +15,31 @@ check commits anyway, and an embedded installation has no Redis to run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from credit.db import WRITE_OPTION, begin_write, is_sqlite, retry_write
 from credit.models import utcnow
-from credit.services.ratelimit import count_request
+from credit.services.hot_checks import (
+    Caller,
+    HotAnswer,
+    driver_transaction,
+    insert_rows,
+    key_use_due,
+    log_counted,
+    log_rows,
+    note_key_use,
+)
+from credit.services.ratelimit import count_request, prune_windows, seconds_left, window_start
 from credit.web.api.auth import api_error, current_key
-from credit.web.db import engine, get_session
+from credit.web.db import get_session, hot_engine
 
 DEFAULT_LIMIT = 600
 DEFAULT_WINDOW = 60
@@ -105,31 +117,81 @@ def rate_limited(view: Callable) -> Callable:
 
 
 class HotUnit:
-    """A hot-path request's database work on one Core connection: the view reads first (a deferred
-    transaction: no lock), then `write` counts the request and logs the answer in one short write
-    transaction with one COMMIT. The write lock (SQLite) or the counter row's lock (PostgreSQL) is held
-    for the upsert, the insert and the commit only, not for the read."""
+    """A hot-path request's database work on one Core connection: the view reads first (no lock), then
+    `log` counts the request and logs the answers in one short write with one commit.
+
+    SQLite: the read runs in the driver's autocommit mode (no transaction to end), the write in a
+    BEGIN IMMEDIATE transaction holding the write lock for the upsert, the insert and the commit only.
+    PostgreSQL: the connection is in autocommit mode for the request, so the read is one round trip
+    (no BEGIN) and a single check's count and log row are one statement (`log_counted`): one round trip
+    and one commit; a batch, or a write with no limit, runs in an explicit transaction."""
 
     def __init__(self, conn: Connection, limit: int, seconds: int) -> None:
         self.conn, self.limit, self.seconds = conn, limit, seconds
         self.counted = False
+        self.postgres = not is_sqlite(conn.engine)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self.conn
+        if self.postgres:
+            with driver_transaction(conn):
+                yield
+            return
+        if conn.in_transaction():
+            conn.rollback()  # a read of the live path (deferred): SQLite could not turn it into a write
+        conn.execution_options(**{WRITE_OPTION: True})  # this connection only, from here on
+        with conn.begin():
+            yield
+
+    def log(self, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]] | Response:
+        """Count the request and log the answers; the rows written (`log_rows`), or the 429 response when
+        the key's window is used up (then nothing is written)."""
+        rows = log_rows(answers, caller)
+        key = caller.api_key
+        if self.postgres and self.limit > 0 and len(rows) == 1 and key is not None:
+            now = utcnow()
+            start = window_start(now, self.seconds)
+            self.counted = True
+            count = log_counted(self.conn, rows[0], key_id=key.id, window_start=start, limit=self.limit)
+            if count is None:
+                return too_many(self.limit, self.seconds, seconds_left(start, now, self.seconds))
+            if count == 1 or key_use_due(key, now):
+                with self._transaction():
+                    if count == 1:
+                        prune_windows(self.conn, key.id, start)
+                    note_key_use(self.conn, key, now)
+            return rows
+
+        def write(conn: Connection) -> list[dict[str, Any]]:
+            insert_rows(conn, rows)
+            if key is not None:
+                note_key_use(conn, key, utcnow())
+            return rows
+
+        return self.write(write)
 
     def write(self, log: Callable[[Connection], Any] | None = None) -> Any:
         """Count the request and run `log` in one transaction; the 429 response instead when the key's
         window is used up (then nothing is written)."""
         conn = self.conn
-        if conn.in_transaction():
-            conn.rollback()  # the read's snapshot ends; SQLite could not turn it into a write
-        if is_sqlite(conn.engine):
-            conn.execution_options(**{WRITE_OPTION: True})  # this connection only, from here on
-        with conn.begin() as transaction:
-            self.counted = True
-            if self.limit > 0:
-                count, retry_after = count_request(conn, current_key().id, now=utcnow(), seconds=self.seconds)  # type: ignore[arg-type]
-                if count > self.limit:
-                    transaction.rollback()
-                    return too_many(self.limit, self.seconds, retry_after)
-            return log(conn) if log is not None else None
+        self.counted = True
+        try:
+            with self._transaction():
+                if self.limit > 0:
+                    count, retry_after = count_request(conn, current_key().id, now=utcnow(), seconds=self.seconds)  # type: ignore[arg-type]
+                    if count > self.limit:
+                        raise _Refused(retry_after)
+                return log(conn) if log is not None else None
+        except _Refused as refused:
+            return too_many(self.limit, self.seconds, refused.retry_after)
+
+
+class _Refused(Exception):
+    """Over the limit: the write's transaction is rolled back (nothing counted, nothing logged)."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
 
 
 def hot_unit() -> HotUnit:
@@ -154,23 +216,38 @@ def hot_rate_limited(view: Callable) -> Callable:
         limit = int(current_app.config.get("API_RATE_LIMIT", DEFAULT_LIMIT))
         seconds = int(current_app.config.get("API_RATE_WINDOW", DEFAULT_WINDOW))
 
+        wrote = [False]
+
         def unit():
-            with engine().connect() as conn:
+            with hot_engine().connect() as conn:
                 hot = g.hot_unit = HotUnit(conn, limit, seconds)
                 try:
                     response = view(*args, **kwargs)
                 finally:
+                    wrote[0] = hot.counted
                     del g.hot_unit
                 if response.status_code == 401:
                     if conn.in_transaction():
                         conn.rollback()
                     return response
                 if not hot.counted:
+                    wrote[0] = True
                     refused = hot.write()
                     if refused is not None:
                         return refused
                 return response
 
-        return retry_write(unit)
+        def once_more_if_dropped():
+            # The hot engine does not ping a connection before use: one the server dropped (a restart)
+            # fails its first statement and SQLAlchemy invalidates the pool. A request that failed so
+            # before it wrote anything runs again, once, on a fresh connection.
+            try:
+                return retry_write(unit)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or wrote[0]:
+                    raise
+                return retry_write(unit)
+
+        return once_more_if_dropped()
 
     return wrapped

@@ -20,7 +20,7 @@ from credit.models import ApiKey, CreditEvent, Firm, ListKind
 from credit.rules.ruleset import PURPOSES
 from credit.services import events
 from credit.services.event_input import EVENT_FIELDS, FieldError
-from credit.services.hot_checks import Caller, HotAnswer, answer_checks, config_cache, log_answers
+from credit.services.hot_checks import Caller, HotAnswer, answer_checks, config_cache
 from credit.services.public import current_list
 from credit.services.publications import (
     get_publication,
@@ -289,7 +289,8 @@ def _log(answers: list[HotAnswer]):
     """Count the request and log the answers (the hot path's one write): the answers as given, or the
     429 response when the key's window is used up."""
     caller = Caller("api", api_key=current_key(), department=current_department().name)  # type: ignore[arg-type]
-    return hot_unit().write(lambda conn: [row["answer"] for row in log_answers(conn, answers, caller)])
+    logged = hot_unit().log(answers, caller)
+    return logged if isinstance(logged, Response) else [row["answer"] for row in logged]
 
 
 @bp.get("/credit/<uscc>")
