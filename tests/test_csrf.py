@@ -65,7 +65,7 @@ def test_login_form_needs_token(client, tx):
 
 def test_token_of_another_session_is_refused(app, auth, tx, engine):
     other = app.test_client()
-    stolen = csrf_token(other, "/")
+    stolen = csrf_token(other, "/login")
     auth.login_as("admin")
     before = _state(engine)
     response = auth._client.post("/admin/firms/new", data={**firm_row(), "csrf_token": stolen})

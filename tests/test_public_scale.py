@@ -240,13 +240,21 @@ def test_lists_answer_304_until_a_listing_changes(client, world, tx):
     assert "ETag" not in client.get("/?q=公示").headers  # search results follow the register
 
 
-def test_a_kept_list_page_carries_each_visitors_own_csrf_token(app, world):
+def test_a_public_page_read_anonymously_opens_no_session_and_kept_pages_hold_no_token(app, world):
     from tests.conftest import CSRF_RE
 
+    for path in ("/", "/lists/red", "/lists/black", f"/firms/{world['black'].uscc}", "/?q=公示"):
+        visitor = app.test_client()
+        page = visitor.get(path)
+        assert page.status_code == 200, path
+        assert "Set-Cookie" not in page.headers, path  # no session signed for a reader
+        assert CSRF_RE.search(page.get_data(as_text=True)) is None, path
+    # A page that posts still carries the visitor's own token, and a kept list page never does.
     one, two = app.test_client(), app.test_client()
-    tokens = [CSRF_RE.search(c.get("/lists/red").get_data(as_text=True)).group(1) for c in (one, two)]
+    tokens = [CSRF_RE.search(c.get("/login").get_data(as_text=True)).group(1) for c in (one, two)]
     assert tokens[0] != tokens[1]
-    assert "\x00" not in one.get("/lists/red").get_data(as_text=True)
+    assert CSRF_RE.search(one.get("/lists/red").get_data(as_text=True)) is None
+    assert CSRF_RE.search(one.get("/objections/new").get_data(as_text=True))
 
 
 def test_the_etag_follows_the_day_and_the_language(client, world):

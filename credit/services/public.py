@@ -99,14 +99,23 @@ class ListCache:
         self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     def get_or_make(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        found = self.peek(key)
+        if found is None:
+            found = make()
+            self.put(key, found)
+        return found
+
+    def peek(self, key: tuple[Any, ...]) -> Any:
+        """The kept value (now the most recently used), or None."""
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
-        value = make()
+        return None
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
         self._items[key] = value
         if len(self._items) > self._size:
             self._items.popitem(last=False)
-        return value
 
     def clear(self) -> None:
         self._items.clear()

@@ -2,8 +2,8 @@
 rendering, and Cache-Control fit for each kind of page.
 
 A page's ETag names everything it shows: the data's version (the lists' change counter, or a
-publication's public state), today's date, the language, and the visitor's CSRF token (every page
-carries one in its head; the session keeps it). Signed-in staff see their own navigation: their pages
+publication's public state), today's date, the language, and the visitor's CSRF token if the session
+holds one. Signed-in staff see their own navigation: their pages
 are never validated this way."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 
-from flask import Response, current_app, request, session
+from flask import Response, current_app, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 
 
 def cacheable() -> bool:
@@ -48,23 +47,21 @@ def revalidated(response: Response, tag: str, *, weak: bool = True, max_age: int
     return response
 
 
-# Stands for the visitor's CSRF token in a kept page; replaced by each visitor's own when served.
-_TOKEN_MARK = "\x00csrf-token\x00"  # noqa: S105 - a placeholder, not a secret
-
-
 def rendered_once(key: tuple[object, ...], render: Callable[[], str]) -> str:
     """The page `render` makes, rendered once per `key` in this process and kept (the key must name all it
     shows: data version, day, language, the query string). Only for anonymous visitors without pending
-    flash messages; each gets the kept page with their own CSRF token put in."""
+    flash messages. A page read anonymously carries no CSRF token (base.html puts one only where a form
+    posts); a page whose rendering made one is served but never kept, so no visitor gets another's."""
     if not cacheable() or session.get("_flashes"):
         return render()
     from credit.services.public import ListCache
 
     pages: ListCache = current_app.extensions.setdefault("credit.page_cache", ListCache(size=512))
-    token = generate_csrf()
-
-    def masked() -> str:
-        return render().replace(token, _TOKEN_MARK)
-
     full_key = (*key, str(get_locale()), request.path, request.query_string)
-    return pages.get_or_make(full_key, masked).replace(_TOKEN_MARK, token)
+    kept = pages.peek(full_key)
+    if kept is not None:
+        return kept
+    html = render()
+    if "csrf_token" not in g:
+        pages.put(full_key, html)
+    return html
