@@ -194,6 +194,15 @@ def read_config_version(conn: Connection) -> int:
     return conn.execute(select(_version_column())).scalar() or 0
 
 
+def current_ruleset(session: Session) -> RuleSet:
+    """The active rule set from this process's cache, checked against the configuration version in one
+    small read (a page that needs only the rules: the public firm page)."""
+    conn = session.connection()
+    cache = config_cache(conn.engine)
+    cache.sync(read_config_version(conn))
+    return cache.ruleset(conn)
+
+
 def authenticate(conn: Connection | None, cache: ConfigCache, token: str) -> CachedKey | None:
     """The live key behind a bearer token `<prefix>.<secret>`, from the cache (read through `conn` when
     the prefix is not cached; None only when it is); None if unknown, revoked or wrong (compared in

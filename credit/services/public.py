@@ -188,13 +188,117 @@ def firm_listings(session: Session, firm_id: int, as_of: date) -> list[Listing]:
     return list(session.exec(select(Listing).where(Listing.firm_id == firm_id, in_force(as_of)).order_by(Listing.kind)))
 
 
+_firm_t = Firm.__table__  # type: ignore[attr-defined]
+_listing_t = Listing.__table__  # type: ignore[attr-defined]
+_event_t = CreditEvent.__table__  # type: ignore[attr-defined]
+_DAY = sa.bindparam("day", type_=sa.Date)
+_page_statements: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+
+def _kept_statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """A statement built once per key and reused: SQLAlchemy keeps the compiled form of a statement
+    object and its cache key, so a reused one costs neither again (building both cost more per page
+    than the database did)."""
+    found = _page_statements.get(key)
+    if found is None:
+        found = _page_statements[key] = build()
+        if len(_page_statements) > 64:
+            _page_statements.popitem(last=False)
+    return found
+
+
+def _firm_statement() -> Any:
+    """(1) The firm of :uscc with its entries in force on :day, each flagged when under an open objection."""
+    flag = _open_objection(listing_id=_listing_t.c.id).label("flagged")
+    return (
+        sa.select(
+            _firm_t.c.id,
+            _firm_t.c.uscc,
+            _firm_t.c.name,
+            _firm_t.c.region,
+            _firm_t.c.industry,
+            _firm_t.c.scale,
+            _listing_t.c.id.label("listing_id"),
+            _listing_t.c.kind,
+            _listing_t.c.reason,
+            _listing_t.c.listed_from,
+            _listing_t.c.listed_until,
+            flag,
+        )
+        .select_from(_firm_t.outerjoin(_listing_t, (_listing_t.c.firm_id == _firm_t.c.id) & in_force(_DAY)))
+        .where(_firm_t.c.uscc == sa.bindparam("uscc"))
+        .order_by(_listing_t.c.kind)
+    )
+
+
+def _records_statement(rules: RuleSet, as_of: date) -> Any:
+    """(2) The effective events of :firm_id that may show on `as_of` under `rules`, newest first, each
+    flagged when under an open objection (the cut-off days depend on the day: one statement a day)."""
+    return (
+        sa.select(
+            _event_t.c.id,
+            _event_t.c.event_type,
+            _event_t.c.occurred_on,
+            _event_t.c.document_no,
+            _event_t.c.authority,
+            _event_t.c.severity,
+            _event_t.c.amount,
+            _event_t.c.product,
+            _event_t.c.valid_until,
+            _open_objection(event_id=_event_t.c.id).label("flagged"),
+        )
+        .where(
+            _event_t.c.firm_id == sa.bindparam("firm_id"),
+            _event_t.c.status == EventStatus.effective,
+            _event_t.c.event_type.in_(public_types(rules)),
+            _event_t.c.occurred_on <= as_of,
+            public_candidates_sql(_event_t, rules, as_of),
+        )
+        .order_by(_event_t.c.occurred_on.desc())
+    )
+
+
+@dataclass(frozen=True)
+class PublicFirm:
+    id: int
+    uscc: str
+    name: str
+    region: str
+    industry: str
+    scale: str
+
+
+@dataclass(frozen=True)
+class PublicListing:
+    id: int
+    kind: str
+    reason: str
+    listed_from: date | None
+    listed_until: date | None
+
+
+@dataclass(frozen=True)
+class PublicRecord:
+    """What the public page shows of an event (no internal fields)."""
+
+    id: int
+    event_type: str
+    occurred_on: date
+    document_no: str
+    authority: str
+    severity: str | None
+    amount: Any
+    product: str
+    valid_until: date | None
+
+
 @dataclass(frozen=True)
 class FirmPublicPage:
-    """Everything the public page of a firm shows, read in at most three statements."""
+    """Everything the public page of a firm shows, read in two statements."""
 
-    firm: Firm
-    listings: list[Listing]
-    records: list[tuple[CreditEvent, date]]
+    firm: PublicFirm
+    listings: list[PublicListing]
+    records: list[tuple[PublicRecord, date]]
     flagged_events: set[int]
     flagged_listings: set[int]
 
@@ -208,26 +312,26 @@ def _open_objection(**match: Any) -> ColumnElement[bool]:
 
 
 def firm_public_page(session: Session, uscc: str, as_of: date, rules: RuleSet) -> FirmPublicPage | None:
-    """The firm with this USCC as its public page shows it on `as_of`, or None: (1) the firm with its
-    entries in force and whether each is under an open objection, (2) its public records with the same
-    flag. The caller's rule set is the third statement at most (SPEC §2 "Public records")."""
-    flag = _open_objection(listing_id=Listing.id).label("flagged")
-    rows = session.exec(
-        select(Firm, Listing, flag)
-        .outerjoin(Listing, (col(Listing.firm_id) == Firm.id) & in_force(as_of))
-        .where(Firm.uscc == uscc)
-        .order_by(col(Listing.kind))
-    ).all()
+    """The firm with this USCC as its public page shows it on `as_of`, or None, in two statements, each
+    built once and read as plain rows: (1) the firm with its entries in force and whether each is under
+    an open objection, (2) its public records with the same flag (SPEC §2 "Public records")."""
+    conn = session.connection()
+    rows = conn.execute(_kept_statement(("firm",), _firm_statement), {"uscc": uscc, "day": as_of}).all()
     if not rows:
         return None
-    firm = rows[0][0]
-    listings = [listing for _, listing, _ in rows if listing is not None]
-    flagged_listings = {listing.id for _, listing, flagged in rows if listing is not None and flagged}
-    records, flagged_events = _public_records(session, firm.id, as_of, rules)  # type: ignore[arg-type]
-    return FirmPublicPage(firm, listings, records, flagged_events, flagged_listings)  # type: ignore[arg-type]
+    first = rows[0]
+    firm = PublicFirm(first.id, first.uscc, first.name, first.region, first.industry, first.scale)
+    listings = [
+        PublicListing(r.listing_id, r.kind, r.reason, r.listed_from, r.listed_until)
+        for r in rows
+        if r.listing_id is not None
+    ]
+    flagged_listings = {r.listing_id for r in rows if r.listing_id is not None and r.flagged}
+    records, flagged_events = _public_records(session, firm.id, as_of, rules)
+    return FirmPublicPage(firm, listings, records, flagged_events, flagged_listings)
 
 
-def visible_until(event: CreditEvent, rules: RuleSet) -> date | None:
+def visible_until(event: CreditEvent | PublicRecord, rules: RuleSet) -> date | None:
     """The first day a record no longer shows on the public page; None when it never shows."""
     return public_until(
         event_type=event.event_type,
@@ -239,7 +343,7 @@ def visible_until(event: CreditEvent, rules: RuleSet) -> date | None:
     )
 
 
-def public_records(session: Session, firm_id: int, as_of: date, rules: RuleSet) -> list[tuple[CreditEvent, date]]:
+def public_records(session: Session, firm_id: int, as_of: date, rules: RuleSet) -> list[tuple[PublicRecord, date]]:
     """Effective penalties, spot-check failures and honours still within their public window (every window
     from the rule set: credit.rules.listings.public_until), newest first."""
     return _public_records(session, firm_id, as_of, rules)[0]
@@ -247,26 +351,18 @@ def public_records(session: Session, firm_id: int, as_of: date, rules: RuleSet) 
 
 def _public_records(
     session: Session, firm_id: int, as_of: date, rules: RuleSet
-) -> tuple[list[tuple[CreditEvent, date]], set[int]]:
+) -> tuple[list[tuple[PublicRecord, date]], set[int]]:
     """The public records, and the ids of those under an open objection: one statement."""
-    table = CreditEvent.__table__  # type: ignore[attr-defined]
-    rows = session.exec(
-        select(CreditEvent, _open_objection(event_id=CreditEvent.id).label("flagged"))
-        .where(
-            CreditEvent.firm_id == firm_id,
-            CreditEvent.status == EventStatus.effective,
-            col(CreditEvent.event_type).in_(public_types(rules)),
-            col(CreditEvent.occurred_on) <= as_of,
-            public_candidates_sql(table, rules, as_of),
-        )
-        .order_by(col(CreditEvent.occurred_on).desc())
-    ).all()
+    statement = _kept_statement(
+        ("records", rules.version, as_of), lambda: _records_statement(rules, as_of)
+    )  # versions never change
     shown = []
     flagged: set[int] = set()
-    for event, under_objection in rows:
-        until = visible_until(event, rules)
+    for row in session.connection().execute(statement, {"firm_id": firm_id}):
+        record = PublicRecord(*row[:-1])
+        until = visible_until(record, rules)
         if until is not None and as_of < until:
-            shown.append((event, until))
-            if under_objection:
-                flagged.add(event.id)  # type: ignore[arg-type]
+            shown.append((record, until))
+            if row.flagged:
+                flagged.add(record.id)
     return shown, flagged

@@ -20,8 +20,8 @@ from credit.clock import today
 from credit.models import ListKind
 from credit.reference import REGIONS
 from credit.services.firms import FirmQuery, search_firms
+from credit.services.hot_checks import current_ruleset
 from credit.services.public import ListCache, current_list, firm_public_page, list_counts, lists_version
-from credit.services.rulesets import active_ruleset
 from credit.web.db import get_session
 from credit.web.helpers import cursor_arg
 from credit.web.public.caching import cacheable, not_modified, page_tag, rendered_once, revalidated
@@ -135,10 +135,11 @@ def current(kind: str):
 
 @bp.route("/firms/<uscc>")
 def firm(uscc: str):
-    """A firm's public page: three statements (the firm with its entries, the rule set, its records)."""
+    """A firm's public page: three statements (the configuration version for the cached rule set, the
+    firm with its entries, its records)."""
     session = get_session()
     day = today()
-    rules = active_ruleset(session)
+    rules = current_ruleset(session)
     page = firm_public_page(session, uscc.strip().upper(), day, rules)
     if page is None:
         abort(404)
