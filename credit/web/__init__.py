@@ -6,7 +6,8 @@ import functools
 from pathlib import Path
 
 from babel import Locale
-from flask import Flask, request
+from flask import Flask, g, request
+from flask_babel import get_translations
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config
@@ -51,6 +52,26 @@ def _locale(code: str) -> Locale:
     return Locale.parse(code)
 
 
+def _request_translations():
+    """The request's catalog, looked up once per request (Flask-Babel finds it again on every call: a
+    page's twenty strings cost more than its data)."""
+    found = g.get("_credit_translations")
+    if found is None:
+        found = g._credit_translations = get_translations()
+    return found
+
+
+def _install_template_gettext(app: Flask) -> None:
+    """Flask-Babel's template callables, with the catalog kept for the request."""
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: _request_translations().ugettext(s),
+        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+
+
 def register_extensions(app: Flask) -> None:
     from credit.web import db, security
     from credit.web.extensions import babel, csrf, login_manager
@@ -59,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
+    _install_template_gettext(app)
     login_manager.init_app(app)
 
     @login_manager.user_loader
