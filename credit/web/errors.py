@@ -26,8 +26,9 @@ MESSAGES = {
     413: _l("上传的文件太大。"),
     429: _l("请求过于频繁,请稍后再试。"),
     500: _l("服务器内部错误,已记录。请稍后再试。"),
-    503: _l("系统暂时无法访问数据库，请稍后再试。"),
 }
+# The database cannot serve just now (credit.db.is_unavailable): down, restarting, locked.
+UNAVAILABLE = _l("系统暂时无法访问数据库，请稍后再试。")
 
 
 def wants_json() -> bool:
@@ -51,7 +52,7 @@ def unavailable_response(err: Exception):
         "database unavailable on %s %s: %s", request.method, request.path, str(err).splitlines()[0]
     )
     g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user: no query from the page
-    message = str(MESSAGES[503])
+    message = str(UNAVAILABLE)
     if wants_json():
         response = make_response(jsonify(error="service_unavailable", message=message, retry_after=retry_after))
     else:
