@@ -215,3 +215,16 @@ def test_an_unreachable_server_is_unavailable_and_a_missing_table_is_a_fault(tmp
         pass
     assert is_unavailable(cannot_open.value)
     assert not is_unavailable(ValueError("not a database error"))
+
+
+def test_a_command_while_the_database_is_down_says_so_in_one_line(tmp_path):
+    from tests.pgcluster import free_port
+
+    config = settings.TestConfig()
+    config.SQLALCHEMY_DATABASE_URI = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/credit"
+    config.SIGNING_KEY_DIR = tmp_path / "signing"
+    application = create_app(config)
+    result = application.test_cli_runner().invoke(args=["credit", "verify"])
+    assert result.exit_code == 1
+    assert result.output.startswith("错误: 数据库暂时无法访问，未作任何更改")
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from credit.clock import parse_past_date, today
-from credit.db import ensure_statistics, session_scope
+from credit.db import ensure_statistics, is_unavailable, session_scope
 from credit.migrate import upgrade_to_head
 from credit.models import Actor, User
 from credit.rules.ruleset import PURPOSES
@@ -42,6 +42,8 @@ class CreditGroup(AppGroup):
             text = str(exc.orig or exc).lower()
             if "no such table" in text or "does not exist" in text or "no such column" in text:
                 fail("数据库尚未初始化或未升级到最新版本:请先运行 flask credit init")
+            if is_unavailable(exc):  # the server down or restarting: one line, no traceback, nothing changed
+                fail(f"数据库暂时无法访问，未作任何更改，请稍后重试：{str(exc.orig or exc).splitlines()[0]}")
             raise
 
 
