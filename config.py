@@ -88,6 +88,9 @@ class Config:
     # seconds, counted in the database so that it holds across workers and hosts; 0 turns it off.
     API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))
     API_RATE_WINDOW = max(1, int(os.environ.get("API_RATE_WINDOW", "60")))
+    # While the database cannot serve (down, restarting, locked), pages and the API answer 503 with this
+    # Retry-After (seconds); credit.db reconnects by itself once it is back.
+    DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "30"))
 
     def __init__(self) -> None:
         self.SECRET_KEY = load_secret_key()

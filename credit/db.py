@@ -10,7 +10,12 @@ SQLite as an embedded database that holds under concurrent web workers (docs/ope
   snapshot that another writer has moved past). Reads stay deferred and never wait;
 - a busy timeout (`SQLITE_BUSY_TIMEOUT` seconds, default 10) for the lock, and `retry_write` re-runs a
   whole write unit a bounded number of times should the lock still not come;
-- `optimize(engine)` after bulk loads: ANALYZE / `PRAGMA optimize`, so the planner knows the tables."""
+- `optimize(engine)` after bulk loads: ANALYZE / `PRAGMA optimize`, so the planner knows the tables.
+
+PostgreSQL: `pool_pre_ping` tests a pooled connection before each use, so after a restart or failover of
+the server the app reconnects by itself; `DATABASE_CONNECT_TIMEOUT` (seconds, default 5) bounds a
+connection attempt to a host that does not answer. `is_unavailable(exc)` tells an outage or a transient
+refusal (the web app answers 503, the scheduler logs and tries again) from a fault in the code."""
 
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from credit.models.audit import Actor, install_audit_hooks
@@ -70,7 +76,41 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    connect_args = {"connect_timeout": connect_timeout()} if parsed.get_backend_name() == "postgresql" else {}
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+
+
+def connect_timeout() -> int:
+    """Seconds a new PostgreSQL connection may take (libpq `connect_timeout`; without it a host that
+    drops packets holds a worker for minutes)."""
+    return max(1, int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")))
+
+
+# SQLite's messages for a database that cannot be used just now (held by a writer beyond the busy timeout,
+# a file gone, a full or failing disk); its other OperationalErrors ("no such table", a syntax error) are
+# faults of the code or the installation.
+SQLITE_UNAVAILABLE = ("database is locked", "database is busy", "unable to open database", "disk i/o error")
+SQLITE_UNAVAILABLE += ("database or disk is full",)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot serve just now and the same request may succeed later: no
+    connection (server down, restarting, refusing connections), a connection lost mid-way, the pool
+    exhausted, or a transient refusal (SQLite locked; PostgreSQL serialization failure, deadlock,
+    statement timeout). False for everything else, which is a fault to fix, not to wait out."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        return isinstance(orig, sqlite3.OperationalError) and any(m in str(orig).lower() for m in SQLITE_UNAVAILABLE)
+    # psycopg (DB-API): OperationalError covers a failed connection (no SQLSTATE), classes 08 (connection
+    # exception), 40 (serialization failure, deadlock), 53 (insufficient resources), 57 (operator
+    # intervention: shutdown, cannot connect now, query cancelled); InterfaceError a closed connection.
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def make_hot_engine(url: str, *, echo: bool = False) -> Engine | None:

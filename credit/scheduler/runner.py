@@ -2,7 +2,11 @@
 
 Every job run is logged (start, end with its summary and duration, or the failure with its traceback); a
 failed job never stops the process. At start the scheduler catches up: every period that ended while it
-was down is published, oldest first, before the first scheduled run."""
+was down is published, oldest first, before the first scheduled run.
+
+A run that fails (the database down or restarting, most often) is tried again: after 1 minute, then 2, 4…
+up to an hour between tries, until it succeeds or its next regular time comes. The process itself never
+exits for a failed job, so a database outage is a few logged failures, not a crash loop."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -24,6 +29,9 @@ log = logging.getLogger("credit.scheduler")
 # Jobs run one after another (one worker thread), so the nightly expiry never overlaps the assessment;
 # a run that was missed (host asleep, a long job before it) still runs within this many seconds.
 MISFIRE_GRACE_SECONDS = 6 * 3600
+# A failed run is tried again after this many seconds, doubling up to the ceiling.
+RETRY_FIRST_SECONDS = 60
+RETRY_MAX_SECONDS = 3600
 
 
 def period_kind_from_env() -> str:
@@ -56,8 +64,45 @@ def run_once(engine: Engine, *, period_kind: str, today: date | None = None) -> 
     return all(results)
 
 
-def _scheduled(job: Job, engine: Engine, period_kind: str, today: Callable[[], date]) -> None:
-    run_job(job, JobContext(engine=engine, today=today(), period_kind=period_kind))
+def retry_delay(previous: int | None) -> int:
+    """Seconds before the next try of a failed run: 60 for the first, then doubling, at most an hour."""
+    return RETRY_FIRST_SECONDS if previous is None else min(previous * 2, RETRY_MAX_SECONDS)
+
+
+def retry_job_id(job: Job) -> str:
+    return f"{job.id}:retry"
+
+
+def _scheduled(
+    job: Job,
+    engine: Engine,
+    period_kind: str,
+    today: Callable[[], date],
+    scheduler: Any = None,
+    delay: int | None = None,
+) -> bool:
+    """One run of `job` from the scheduler; a failure schedules a one-off retry (`retry_delay`) unless the
+    job's regular run comes first. Returns whether the run succeeded."""
+    ok = run_job(job, JobContext(engine=engine, today=today(), period_kind=period_kind))
+    if ok or scheduler is None:
+        return ok
+    wait = retry_delay(delay)
+    when = datetime.now(clock.BUREAU_TZ) + timedelta(seconds=wait)  # when to run, not a "today": the wall clock
+    regular = scheduler.get_job(job.id)
+    if regular is not None and regular.next_run_time is not None and regular.next_run_time <= when:
+        log.warning("job %s failed: its next regular run at %s comes first", job.id, regular.next_run_time)
+        return ok
+    scheduler.add_job(
+        _scheduled,
+        "date",
+        run_date=when,
+        args=(job, engine, period_kind, today, scheduler, wait),
+        id=retry_job_id(job),
+        name=f"retry of {job.description}",
+        replace_existing=True,
+    )
+    log.warning("job %s failed: trying again in %d s", job.id, wait)
+    return ok
 
 
 def run_scheduler(
@@ -85,7 +130,7 @@ def run_scheduler(
         scheduler.add_job(
             _scheduled,
             CronTrigger(timezone=clock.BUREAU_TZ, **job.cron),
-            args=(job, engine, kind, clock.today),
+            args=(job, engine, kind, clock.today, scheduler),
             id=job.id,
             name=job.description,
         )

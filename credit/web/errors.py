@@ -1,12 +1,21 @@
-"""Error pages: JSON for the API and for clients that ask for it, HTML otherwise; never a stack trace."""
+"""Error pages: JSON for the API and for clients that ask for it, HTML otherwise; never a stack trace.
+
+A database that cannot serve just now (PostgreSQL down or restarting, the pool exhausted, SQLite locked
+beyond its timeout: `credit.db.is_unavailable`) is a 503 with `Retry-After`, rendered without touching the
+database again; the next request after the database is back is served as usual (pool pre-ping)."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from credit.db import is_unavailable
+from credit.web.extensions import login_manager
 
 MESSAGES = {
     400: _l("请求无效。"),
@@ -18,6 +27,8 @@ MESSAGES = {
     429: _l("请求过于频繁,请稍后再试。"),
     500: _l("服务器内部错误,已记录。请稍后再试。"),
 }
+# The database cannot serve just now (credit.db.is_unavailable): down, restarting, locked.
+UNAVAILABLE = _l("系统暂时无法访问数据库，请稍后再试。")
 
 
 def wants_json() -> bool:
@@ -31,6 +42,25 @@ def error_response(status: int, code: str, message: str):
     if wants_json():
         return jsonify(error=code, message=message), status
     return render_template("errors/error.html", status=status, message=message), status
+
+
+def unavailable_response(err: Exception):
+    """503 for a database that cannot serve now: the page is rendered for an anonymous visitor (loading the
+    signed-in user would query the database again) and never stored; `Retry-After` says when to retry."""
+    retry_after = int(current_app.config.get("DATABASE_RETRY_AFTER", 30))
+    current_app.logger.error(
+        "database unavailable on %s %s: %s", request.method, request.path, str(err).splitlines()[0]
+    )
+    g._login_user = login_manager.anonymous_user()  # Flask-Login's per-request user: no query from the page
+    message = str(UNAVAILABLE)
+    if wants_json():
+        response = make_response(jsonify(error="service_unavailable", message=message, retry_after=retry_after))
+    else:
+        response = make_response(render_template("errors/unavailable.html", message=message, retry_after=retry_after))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -53,3 +83,10 @@ def init_app(app: Flask) -> None:
     def _unexpected(err: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", str(MESSAGES[500]))
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database(err: Exception):
+        if is_unavailable(err):
+            return unavailable_response(err)
+        return _unexpected(err)

@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "publish": _l("发布"),
     "demo": _l("演示数据"),
     "waive_objection": _l("登记放弃陈述申辩"),
+    "restore": _l("从备份恢复"),
 }
 
 
