@@ -23,6 +23,7 @@ from credit.scheduler.jobs import NIGHTLY_ASSESSMENT, JobContext
 from credit.scheduler.runner import RETRY_MAX_SECONDS, _scheduled, retry_delay, retry_job_id, run_job
 from credit.services.rulesets import ensure_default_ruleset
 from credit.web import create_app
+from credit.web.db import dispose_engines
 from tests.conftest import TEST_PASSWORD, csrf_token
 from tests.factories import make_firm, make_user
 from tests.pgcluster import REQUIRED, ThrowawayCluster, missing_reason
@@ -71,7 +72,7 @@ def pg_app(running: ThrowawayCluster, tmp_path):
     config.SIGNING_KEY_DIR = tmp_path / "signing"
     application = create_app(config)
     yield application
-    application.extensions["credit.engine"].dispose()
+    dispose_engines(application)
 
 
 def login(client) -> None:
