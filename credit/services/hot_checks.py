@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -60,6 +61,7 @@ from credit.services.check_log import new_receipt
 from credit.services.checks import CheckError, answer_dict
 from credit.services.listings import in_force_or_proposed
 from credit.services.rulesets import active_ruleset
+from credit.services.signing import Signer, active_key, signer_for
 
 firm_t = Firm.__table__  # type: ignore[attr-defined]
 assessment_t = FirmAssessment.__table__  # type: ignore[attr-defined]
@@ -108,6 +110,7 @@ class ConfigCache:
     version: int | None = None
     rules: RuleSet | None = None
     keys: dict[str, CachedKey | None] = field(default_factory=dict)
+    signing: tuple[Path, Signer] | None = None  # the key directory and the active key's signer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sync(self, version: int) -> bool:
@@ -115,8 +118,23 @@ class ConfigCache:
         if version == self.version:
             return False
         with self.lock:
-            self.version, self.rules, self.keys = version, None, {}
+            self.version, self.rules, self.keys, self.signing = version, None, {}, None
         return True
+
+    def signer(self, conn: Connection, key_dir: Path) -> Signer:
+        """The active signing key's signer (read once per version: migration 0013 bumps it on a rotation;
+        the private key file is read once per process). A first key made here is not kept: should this
+        transaction roll back, no later answer may carry a key the database never stored."""
+        found = self.signing
+        if found is not None and found[0] == key_dir:
+            return found[1]
+        with Session(bind=conn) as session:  # joins the connection's transaction, never ends it
+            session.info["actor"] = Actor.system("check")
+            existed = active_key(session) is not None
+            signer = signer_for(session, key_dir)
+        if existed:
+            self.signing = (key_dir, signer)
+        return signer
 
     def ruleset(self, conn: Connection) -> RuleSet:
         """The active rule set (read once per version)."""
@@ -414,17 +432,20 @@ class Caller:
     username: str = ""
 
 
-def log_answers(conn: Connection, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
+def log_answers(
+    conn: Connection, answers: Sequence[HotAnswer], caller: Caller, *, signer: Signer
+) -> list[dict[str, Any]]:
     """THE write: every answer into the check log in one INSERT (an answer listed twice is logged twice,
     with two receipts); returns the rows written, whose `answer` is the answer as given with its receipt
-    as `check_id`. Notes the key's use (once a minute) in the same transaction."""
+    as `check_id`, signed (`key_id`, `signature`: the stored answer re-verifies later). Notes the key's
+    use (once a minute) in the same transaction."""
     if caller.channel not in ("api", "web", "cli"):
         raise ValueError(f"unknown channel {caller.channel!r}")
     now = utcnow()
     rows = []
     for hot in answers:
         receipt = new_receipt()
-        answer = {**hot.answer, "check_id": receipt}
+        answer = signer.sign({**hot.answer, "check_id": receipt})
         rows.append(
             {
                 "receipt": receipt,

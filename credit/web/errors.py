@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from credit.services.signing import SigningError
+
 MESSAGES = {
     400: _l("请求无效。"),
     401: _l("需要登录或有效的 API 密钥。"),
@@ -48,6 +50,12 @@ def init_app(app: Flask) -> None:
             if header in original:
                 response.headers[header] = original[header]
         return response
+
+    @app.errorhandler(SigningError)
+    def _no_signing_key(err: SigningError):
+        # An answer is never given unsigned: without the key the service is unavailable, and says why.
+        app.logger.error("signing unavailable: %s", err)
+        return error_response(503, "signing_unavailable", _("签名服务暂不可用，请联系管理员。"))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
