@@ -40,7 +40,8 @@ def docs_snippet() -> dict:
     match = re.search(r"<!-- verify-snippet[^>]*-->\n```python\n(.*?)```", doc, re.S)
     assert match, "docs/api.md lost its verification snippet"
     code = match.group(1)
-    assert len(code.strip().splitlines()) <= 10, "the offline verification must stay within ten lines"
+    lines = [line for line in code.splitlines() if line.strip()]
+    assert len(lines) <= 10, "the offline verification must stay within ten lines"
     namespace: dict = {}
     exec(compile(code, "docs/api.md", "exec"), namespace)  # noqa: S102 - our own documentation
     return namespace
