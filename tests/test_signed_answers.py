@@ -194,6 +194,9 @@ def test_a_receipt_is_confirmed_with_its_code_and_only_with_it(client, firms, to
     assert refused.get_json() == unknown.get_json()  # the same answer: receipts cannot be probed
     assert firms["black"] not in refused.get_data(as_text=True)
     assert client.get(url).status_code == 422
+    for hostile in ("验证码", "\x00", "A" * 500):  # found by schemathesis: never a 500
+        assert client.get(url, query_string={"code": hostile}).status_code == 404
+    assert client.get("/api/v1/receipts/%00", query_string={"code": code}).status_code == 404
 
 
 def test_the_public_page_confirms_a_receipt(client, firms, token):

@@ -5,6 +5,7 @@ never changed (the database refuses UPDATE and DELETE)."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from credit.services.signing import Signer, code_matches
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RECEIPT_RANDOM = 8
 CHECKS_PER_PAGE = 50
+RECEIPT_RE = re.compile(f"HC[0-9]{{8}}[{RECEIPT_ALPHABET}]{{{RECEIPT_RANDOM}}}")
 
 
 def new_receipt(day: date | None = None) -> str:
@@ -168,8 +170,8 @@ def confirm_receipt(session: Session, receipt: str, code: str) -> CreditCheck | 
     """The logged check of this receipt if `code` is its verification code (signing.verification_code),
     else None — the same None for an unknown receipt and a wrong code, in the same time, so the answer
     never shows to someone without the code and receipts cannot be probed. Reads only."""
-    receipt = "".join((receipt or "").split()).upper()[:40]
-    check = get_check(session, receipt) if receipt else None
+    receipt = "".join((receipt or "").split()).upper()
+    check = get_check(session, receipt) if RECEIPT_RE.fullmatch(receipt) else None
     signature = (check.answer or {}).get("signature") if check is not None else None
     matches = code_matches(signature or _NO_SIGNATURE, code)
     return check if check is not None and signature and matches else None

@@ -136,7 +136,8 @@ def verification_code(signature_b64: str) -> str:
 
 def normalise_code(text: str) -> str:
     """A code as typed (any case, spaces or dashes, O for 0, I or L for 1) in its printed form."""
-    chars = "".join(c for c in (text or "").upper() if c.isalnum()).translate(_CODE_READS)
+    typed = (text or "").upper().translate(_CODE_READS)
+    chars = "".join(c for c in typed if c in CODE_ALPHABET or (c.isalnum() and c.isascii()))
     return "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
 
 
