@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,9 @@ os.environ.setdefault("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 # Time is an input: the whole suite runs on one fixed "today", whatever the wall clock says, and so do the
 # processes it starts (they inherit CREDIT_TODAY). Tests that need another day use clock.today_is().
 os.environ["CREDIT_TODAY"] = "2026-11-22"
+# Signing keys made by processes the suite starts (a live server, a CLI run) go to a directory of the
+# run's own, never to the checkout's instance/signing (the `app` fixture sets one per test).
+os.environ.setdefault("SIGNING_KEY_DIR", tempfile.mkdtemp(prefix="credit-test-signing-"))
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -193,6 +197,8 @@ def csrf_token(client, path: str = "/login") -> str:
     """The session's CSRF token, read from a page as a browser would."""
     page = client.get(path)
     match = CSRF_RE.search(page.get_data(as_text=True))
+    if match is None and path != "/login":  # an anonymous visitor's public page carries none: a form page does
+        match = CSRF_RE.search(client.get("/login").get_data(as_text=True))
     assert match, f"no CSRF token on {path}"
     return match.group(1)
 

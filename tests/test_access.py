@@ -58,6 +58,8 @@ PAGES: dict[str, tuple[str, object]] = {
     "public.objection_lookup": ("/objections/lookup?reference={reference}", PUBLIC),
     "public.objection_status": ("/objections/{reference}", PUBLIC),
     "checks.check_form": ("/check", {"checker"}),
+    # Anyone holding a receipt confirms it with the code printed on it (tests/test_signed_answers.py).
+    "checks.receipt_verify": ("/receipts/verify", PUBLIC),
     # Checkers see only their own receipts (tests/test_checks_web.py); this one was made through the API.
     "checks.receipt": ("/check/receipts/{receipt}", {"admin"}),
     "admin.api_keys": ("/admin/api-keys", {"admin"}),
@@ -103,6 +105,7 @@ API = {
     "api.credit_batch",
     "api.current_listings",
     "api.signing_keys",
+    "api.receipt",
 }
 
 

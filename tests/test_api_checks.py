@@ -83,7 +83,20 @@ def test_check_answers_per_contract_and_logs_it(client, engine, firms, token):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
-    assert set(body) == {"uscc", "name", "grade", "score", "lists", "measures", "rule_set", "as_of", "check_id"}
+    assert set(body) == {
+        "uscc",
+        "name",
+        "grade",
+        "score",
+        "lists",
+        "measures",
+        "rule_set",
+        "as_of",
+        "purpose",
+        "check_id",
+        "key_id",
+        "signature",
+    }
     assert body["uscc"] == firms["plain"] and body["as_of"] == TODAY.isoformat()
     assert body["check_id"].startswith("HC" + TODAY.strftime("%Y%m%d"))
     assert_matches(openapi_document(), "CreditCheck", body)
@@ -196,6 +209,7 @@ def test_rate_counter_is_shared_through_the_database(app, firms, token):
 
     config = TestConfig()
     config.SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+    config.SIGNING_KEY_DIR = app.config["SIGNING_KEY_DIR"]  # one key directory for every worker, as deployed
     other = create_app(config)
     other.config.update(API_RATE_LIMIT=2, API_RATE_WINDOW=3600)
     try:

@@ -30,6 +30,7 @@ PER_THREAD = 12
 LIMIT = 250  # of THREADS × PER_THREAD = 384 requests: 134 must be refused
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -31,6 +31,7 @@ from credit.services.hot_checks import (
     read_config_version,
 )
 from credit.services.rulesets import activate_version, save_version
+from credit.services.signing import signer_for
 from tests.factories import make_firm, make_user
 from tests.test_rules_sql import CATALOGUE, a_day_near, add_event, an_event
 
@@ -179,7 +180,7 @@ def test_a_revoked_key_fails_from_the_next_request(session):
     assert authenticate(session.connection(), cache, issued.token) is None
 
 
-def test_log_answers_is_one_insert_with_receipts(session, one_firm):
+def test_log_answers_is_one_insert_with_receipts(session, one_firm, tmp_path):
     reassess_firms(session, [one_firm.id])
     session.flush()
     answers, _ = answer_checks(
@@ -187,11 +188,17 @@ def test_log_answers_is_one_insert_with_receipts(session, one_firm):
     )
     given = [
         row["answer"]
-        for row in log_answers(session.connection(), list(answers.values()), Caller("cli", department="命令行"))
+        for row in log_answers(
+            session.connection(),
+            list(answers.values()),
+            Caller("cli", department="命令行"),
+            signer=signer_for(session, tmp_path),
+        )
     ]
     logged = get_check(session, given[0]["check_id"])
     assert logged is not None and logged.answer == given[0] and logged.channel == "cli"
     assert logged.purpose == "bidding" and logged.grade == given[0]["grade"]
+    assert given[0]["key_id"] and given[0]["signature"]  # the stored answer is the signed one
 
 
 def test_approving_and_revoking_keep_the_stored_answer_current(session, one_firm):

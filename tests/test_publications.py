@@ -512,6 +512,7 @@ def test_json_download_matches_the_api(client, published, engine):
     assert [e["name"] for e in data["black"]] == ["东莞市黑一化工有限公司"]
     assert set(data["red"][0]) == {
         "position",
+        "listing_id",
         "uscc",
         "name",
         "region",

@@ -18,7 +18,13 @@ from credit.models.check import ApiRate, CreditCheck
 from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
-from credit.models.publication import Publication, PublicationEntry, PublicationExport, PublicationWithdrawal
+from credit.models.publication import (
+    Publication,
+    PublicationEntry,
+    PublicationExport,
+    PublicationSeal,
+    PublicationWithdrawal,
+)
 from credit.models.ruleset import RuleSetVersion
 from credit.models.signing import SigningKey
 from credit.models.user import Role, User
@@ -56,6 +62,7 @@ __all__ = [
     "Publication",
     "PublicationEntry",
     "PublicationExport",
+    "PublicationSeal",
     "PublicationWithdrawal",
     "Role",
     "RuleSetVersion",

@@ -81,3 +81,26 @@ class PublicationExport(SQLModel, table=True):
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PublicationSeal(SQLModel, table=True):
+    """A publication's seal (issue 11): the SHA-256 digest of its canonical snapshot, the audit chain's
+    head when it was made (the periodic anchor), and the bureau's Ed25519 signature over both
+    (credit.services.publications.seals). Written in the publication's own transaction, after its entries;
+    a record of its own so that the publication row stays as inserted. The database refuses changes.
+
+    `signature` and `key_id` are empty only for publications sealed by migration 0013 (`backfilled`):
+    those were made before signing existed, and a signature made later would vouch only for what the
+    database says today."""
+
+    __tablename__ = "publication_seal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", unique=True)
+    digest: str = Field(max_length=64)  # hex SHA-256 of the canonical snapshot
+    audit_entry_id: int | None = None  # the newest audit entry before the publication (None: empty log)
+    audit_head: str = Field(max_length=64)  # that entry's hash (the chain's genesis for an empty log)
+    key_id: str | None = Field(default=None, max_length=40)
+    signature: str | None = Field(default=None, max_length=100)  # base64 of the 64-byte signature
+    backfilled: bool = False
+    sealed_at: datetime = Field(default_factory=utcnow)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -28,6 +29,7 @@ from credit.services.publications import (
     publish_period,
     take_writer_lock,
 )
+from credit.services.signing import signer_for
 
 log = logging.getLogger("credit.scheduler")
 
@@ -42,11 +44,13 @@ PUBLISH_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job run needs: the database, the day it runs for, and the publication period."""
+    """What a job run needs: the database, the day it runs for, the publication period, and where the
+    signing keys are (None: publications are sealed unsigned, which `flask credit verify` refuses)."""
 
     engine: Engine
     today: date
     period_kind: str = MONTHLY
+    key_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def publish_due(ctx: JobContext, *, limit: int = CATCH_UP_LIMIT) -> list[tuple[s
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
                 with session_scope(ctx.engine, ACTOR) as session:
-                    result = publish_period(session, period, published_by=PUBLISHED_BY, today=ctx.today)
+                    signer = signer_for(session, ctx.key_dir) if ctx.key_dir is not None else None
+                    result = publish_period(session, period, published_by=PUBLISHED_BY, today=ctx.today, signer=signer)
                     number, created = result.publication.number, result.created
                     counts = (result.publication.red_count, result.publication.black_count)
                 break

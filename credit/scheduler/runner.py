@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -55,11 +56,11 @@ def run_job(job: Job, ctx: JobContext) -> bool:
     return True
 
 
-def run_once(engine: Engine, *, period_kind: str, today: date | None = None) -> bool:
+def run_once(engine: Engine, *, period_kind: str, today: date | None = None, key_dir: Path | None = None) -> bool:
     """Run every job once for `today` (default: today in Beijing time), in their nightly order; True when
     all succeeded. The publication job publishes only what is due, so running this daily from cron is
     the scheduler without the long-lived process."""
-    ctx = JobContext(engine=engine, today=today or clock.today(), period_kind=period_kind)
+    ctx = JobContext(engine=engine, today=today or clock.today(), period_kind=period_kind, key_dir=key_dir)
     results = [run_job(job, ctx) for job in jobs_for(period_kind)]
     return all(results)
 
@@ -80,10 +81,12 @@ def _scheduled(
     today: Callable[[], date],
     scheduler: Any = None,
     delay: int | None = None,
+    *,
+    key_dir: Path | None = None,
 ) -> bool:
     """One run of `job` from the scheduler; a failure schedules a one-off retry (`retry_delay`) unless the
     job's regular run comes first. Returns whether the run succeeded."""
-    ok = run_job(job, JobContext(engine=engine, today=today(), period_kind=period_kind))
+    ok = run_job(job, JobContext(engine=engine, today=today(), period_kind=period_kind, key_dir=key_dir))
     if ok or scheduler is None:
         return ok
     wait = retry_delay(delay)
@@ -97,6 +100,7 @@ def _scheduled(
         "date",
         run_date=when,
         args=(job, engine, period_kind, today, scheduler, wait),
+        kwargs={"key_dir": key_dir},
         id=retry_job_id(job),
         name=f"retry of {job.description}",
         replace_existing=True,
@@ -106,7 +110,12 @@ def _scheduled(
 
 
 def run_scheduler(
-    engine: Engine, *, period_kind: str | None = None, now: date | None = None, once: bool = False
+    engine: Engine,
+    *,
+    period_kind: str | None = None,
+    now: date | None = None,
+    once: bool = False,
+    key_dir: Path | None = None,
 ) -> bool:
     """The scheduler process. `once`: run every job once and return. Otherwise catch up on publications
     (as of `now`, default today), then block, running each job at its time until SIGTERM or Ctrl-C.
@@ -114,13 +123,13 @@ def run_scheduler(
     kind = period_kind or period_kind_from_env()
     jobs = jobs_for(kind)
     if once:
-        return run_once(engine, period_kind=kind, today=now)
+        return run_once(engine, period_kind=kind, today=now, key_dir=key_dir)
 
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    run_job(PUBLICATION[kind], JobContext(engine=engine, today=now or clock.today(), period_kind=kind))
+    run_job(PUBLICATION[kind], JobContext(engine=engine, today=now or clock.today(), period_kind=kind, key_dir=key_dir))
     scheduler = BlockingScheduler(
         timezone=clock.BUREAU_TZ,
         executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -131,6 +140,7 @@ def run_scheduler(
             _scheduled,
             CronTrigger(timezone=clock.BUREAU_TZ, **job.cron),
             args=(job, engine, kind, clock.today, scheduler),
+            kwargs={"key_dir": key_dir},
             id=job.id,
             name=job.description,
         )

@@ -4,6 +4,8 @@ never changed (the database refuses UPDATE and DELETE)."""
 
 from __future__ import annotations
 
+import base64
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -22,11 +24,13 @@ from credit.services.assessment import firm_facts
 from credit.services.checks import CheckAnswer, CheckError
 from credit.services.listings import in_force_or_proposed
 from credit.services.rulesets import active_ruleset
+from credit.services.signing import Signer, code_matches
 
 # Receipt ids are read aloud and typed by people: no 0/O, 1/I/L.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RECEIPT_RANDOM = 8
 CHECKS_PER_PAGE = 50
+RECEIPT_RE = re.compile(f"HC[0-9]{{8}}[{RECEIPT_ALPHABET}]{{{RECEIPT_RANDOM}}}")
 
 
 def new_receipt(day: date | None = None) -> str:
@@ -35,9 +39,19 @@ def new_receipt(day: date | None = None) -> str:
     return "HC" + stamp + "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_RANDOM))
 
 
-def _row(answer: CheckAnswer, *, channel: str, api_key: ApiKey | None, department: str, user: User | None) -> dict:
+def _row(
+    answer: CheckAnswer,
+    *,
+    channel: str,
+    api_key: ApiKey | None,
+    department: str,
+    user: User | None,
+    signer: Signer | None = None,
+) -> dict:
     receipt = new_receipt()
     given = {**answer.as_dict(), "check_id": receipt}
+    if signer is not None:
+        given = signer.sign(given)
     return {
         "receipt": receipt,
         "checked_at": utcnow(),
@@ -64,14 +78,17 @@ def log_checks(
     api_key: ApiKey | None = None,
     department: str = "",
     user: User | None = None,
+    signer: Signer | None = None,
 ) -> list[CreditCheck]:
-    """Log answered checks in one INSERT; each row's `answer` is the answer as given, with its `check_id`.
+    """Log answered checks in one INSERT; each row's `answer` is the answer as given, with its `check_id`
+    (signed when a `signer` is given: the web, API and CLI log through hot_checks.log_answers, which
+    always signs; this live path serves tests and tools).
 
     Not written through the ORM's audit hook: the check log is itself the record of the read, and a
     second copy of every answer in the audit log would double the write of the hottest endpoint."""
     if channel not in ("api", "web", "cli"):
         raise ValueError(f"unknown channel {channel!r}")
-    rows = [_row(a, channel=channel, api_key=api_key, department=department, user=user) for a in answers]
+    rows = [_row(a, channel=channel, api_key=api_key, department=department, user=user, signer=signer) for a in answers]
     if rows:
         session.connection().execute(insert(CreditCheck), rows)
     return [CreditCheck(**row) for row in rows]
@@ -143,6 +160,21 @@ def firms_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str, Firm]:
 
 def get_check(session: Session, receipt: str) -> CreditCheck | None:
     return session.exec(select(CreditCheck).where(CreditCheck.receipt == receipt)).first()
+
+
+# A signature no answer has, compared against when the receipt is unknown: both outcomes cost the same.
+_NO_SIGNATURE = base64.b64encode(bytes(64)).decode("ascii")
+
+
+def confirm_receipt(session: Session, receipt: str, code: str) -> CreditCheck | None:
+    """The logged check of this receipt if `code` is its verification code (signing.verification_code),
+    else None — the same None for an unknown receipt and a wrong code, in the same time, so the answer
+    never shows to someone without the code and receipts cannot be probed. Reads only."""
+    receipt = "".join((receipt or "").split()).upper()
+    check = get_check(session, receipt) if RECEIPT_RE.fullmatch(receipt) else None
+    signature = (check.answer or {}).get("signature") if check is not None else None
+    matches = code_matches(signature or _NO_SIGNATURE, code)
+    return check if check is not None and signature and matches else None
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ def answer_dict(
         "measures": [{"code": m.code, "text": m.text, "basis": m.basis} for m in measures_for(rules, purpose, status)],
         "rule_set": rules.version,
         "as_of": as_of.isoformat(),
+        # In the signed answer: its measures are for this purpose, and must not be passed off for another.
+        "purpose": purpose,
     }
 
 

@@ -23,6 +23,7 @@ from credit.services.due_process import approve_due, serve_notices, unserved_pro
 from credit.services.event_import import refresh_statistics
 from credit.services.publications import last_ended_period, publish_period
 from credit.services.rulesets import ensure_default_ruleset
+from credit.services.signing import Signer
 from credit.services.users import create_user, get_user
 
 CHUNK = 5000  # firms per lookup and executemany
@@ -74,7 +75,12 @@ def _event_rows(events: list[dict], firm_ids: dict[str, int], recorder_id: int, 
 
 
 def seed_demo(
-    session: Session, *, firms: int = 2000, seed: int = 2026, progress: Callable[[int], None] | None = None
+    session: Session,
+    *,
+    firms: int = 2000,
+    seed: int = 2026,
+    progress: Callable[[int], None] | None = None,
+    signer: Signer | None = None,
 ) -> DemoReport:
     """Add the demo city: `firms` synthetic firms, their credit history (effective events, recorded and
     approved by two different demo users), a user per role with a fresh random password, and an
@@ -118,7 +124,7 @@ def seed_demo(
         ],
     )
     refresh_statistics(session, "firm", "credit_event")
-    _play_the_last_months(session, recorder, reviewer)  # type: ignore[arg-type]
+    _play_the_last_months(session, recorder, reviewer, signer)  # type: ignore[arg-type]
     return report
 
 
@@ -190,7 +196,7 @@ def _insert_events(
     return total
 
 
-def _play_the_last_months(session: Session, recorder: User, reviewer: User) -> None:
+def _play_the_last_months(session: Session, recorder: User, reviewer: User, signer: Signer | None = None) -> None:
     """Let the city's recent past happen, so that every page has something to show: an assessment two
     months ago proposes black listings, their notices are served the same day, the objection period (10
     official working days) runs out and a reviewer lists them a month later, last month is published, and
@@ -203,5 +209,5 @@ def _play_the_last_months(session: Session, recorder: User, reviewer: User) -> N
         session, unserved_proposals(session), by=recorder, on=proposed, method="direct", note="演示:直接送达,企业签收"
     )
     approve_due(session, reviewer, on=day - timedelta(days=30))
-    publish_period(session, last_ended_period(day, "monthly"), published_by="system:demo", today=day)
+    publish_period(session, last_ended_period(day, "monthly"), published_by="system:demo", today=day, signer=signer)
     assess_all(session, as_of=day)

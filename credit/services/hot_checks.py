@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -71,6 +72,7 @@ from credit.services.checks import CheckError, answer_dict
 from credit.services.listings import in_force_or_proposed
 from credit.services.raw_sql import RawStatement, RawStatements
 from credit.services.rulesets import active_ruleset
+from credit.services.signing import Signer, active_key, signer_for
 
 firm_t = Firm.__table__  # type: ignore[attr-defined]
 assessment_t = FirmAssessment.__table__  # type: ignore[attr-defined]
@@ -119,6 +121,7 @@ class ConfigCache:
     version: int | None = None
     rules: RuleSet | None = None
     keys: dict[str, CachedKey | None] = field(default_factory=dict)
+    signing: tuple[Path, Signer] | None = None  # the key directory and the active key's signer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sync(self, version: int) -> bool:
@@ -126,8 +129,28 @@ class ConfigCache:
         if version == self.version:
             return False
         with self.lock:
-            self.version, self.rules, self.keys = version, None, {}
+            self.version, self.rules, self.keys, self.signing = version, None, {}, None
         return True
+
+    def cached_signer(self, key_dir: Path) -> Signer | None:
+        """The signer kept at this version, without reading anything (None: `signer` must read)."""
+        found = self.signing
+        return found[1] if found is not None and found[0] == key_dir else None
+
+    def signer(self, conn: Connection, key_dir: Path) -> Signer:
+        """The active signing key's signer (read once per version: migration 0013 bumps it on a rotation;
+        the private key file is read once per process). A first key made here is not kept: should this
+        transaction roll back, no later answer may carry a key the database never stored."""
+        found = self.signing
+        if found is not None and found[0] == key_dir:
+            return found[1]
+        with Session(bind=conn) as session:  # joins the connection's transaction, never ends it
+            session.info["actor"] = Actor.system("check")
+            existed = active_key(session) is not None
+            signer = signer_for(session, key_dir)
+        if existed:
+            self.signing = (key_dir, signer)
+        return signer
 
     def ruleset(self, conn: Connection) -> RuleSet:
         """The active rule set (read once per version)."""
@@ -424,16 +447,17 @@ class Caller:
     username: str = ""
 
 
-def log_rows(answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
+def log_rows(answers: Sequence[HotAnswer], caller: Caller, *, signer: Signer) -> list[dict[str, Any]]:
     """The check-log rows of these answers (an answer listed twice is logged twice, with two receipts):
-    each row's `answer` is the answer as given, with its receipt as `check_id`."""
+    each row's `answer` is the answer as given, with its receipt as `check_id`, signed (`key_id`,
+    `signature`: the stored answer re-verifies later)."""
     if caller.channel not in ("api", "web", "cli"):
         raise ValueError(f"unknown channel {caller.channel!r}")
     now = utcnow()
     rows = []
     for hot in answers:
         receipt = new_receipt()
-        answer = {**hot.answer, "check_id": receipt}
+        answer = signer.sign({**hot.answer, "check_id": receipt})
         rows.append(
             {
                 "receipt": receipt,
@@ -461,10 +485,12 @@ def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         _log_insert(conn.dialect).execute_many(conn, rows)
 
 
-def log_answers(conn: Connection, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]]:
-    """THE write: every answer into the check log in one INSERT; returns the rows written (`log_rows`).
-    Notes the key's use (once a minute) in the same transaction."""
-    rows = log_rows(answers, caller)
+def log_answers(
+    conn: Connection, answers: Sequence[HotAnswer], caller: Caller, *, signer: Signer
+) -> list[dict[str, Any]]:
+    """THE write: every answer into the check log in one INSERT; returns the rows written (`log_rows`,
+    signed). Notes the key's use (once a minute) in the same transaction."""
+    rows = log_rows(answers, caller, signer=signer)
     insert_rows(conn, rows)
     if caller.api_key is not None:
         note_key_use(conn, caller.api_key, utcnow())

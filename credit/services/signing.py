@@ -10,6 +10,8 @@ keeps it for verification."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -115,6 +117,35 @@ def signer_for(session: Session, key_dir: Path, *, create: bool = True) -> Signe
             raise SigningError(f"{path} 不是签名密钥 {key.key_id} 的私钥")
         signer = _signers[cache_key] = Signer(key.key_id, private)
     return signer
+
+
+# Verification codes are read off paper and typed by people: Crockford's base32 (no I, L, O, U).
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16  # 80 bits: unguessable, so the code alone guards a receipt's answer
+_CODE_READS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def verification_code(signature_b64: str) -> str:
+    """The receipt's short verification code: the first 80 bits of SHA-256 of the signature in Crockford
+    base32, in groups of four (`7K3Q-M9A2-…`). Whoever holds the signed answer can compute it; whoever
+    holds only the code can confirm the answer (GET /api/v1/receipts/{check_id}?code=…)."""
+    number = int.from_bytes(hashlib.sha256(base64.b64decode(signature_b64)).digest()[:10], "big")
+    chars = "".join(CODE_ALPHABET[(number >> (5 * (CODE_LENGTH - 1 - i))) & 31] for i in range(CODE_LENGTH))
+    return "-".join(chars[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+def normalise_code(text: str) -> str:
+    """A code as typed (any case, spaces or dashes, O for 0, I or L for 1) in its printed form."""
+    typed = (text or "").upper().translate(_CODE_READS)
+    chars = "".join(c for c in typed if c in CODE_ALPHABET or (c.isalnum() and c.isascii()))
+    return "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
+
+
+def code_matches(signature_b64: str | None, typed: str) -> bool:
+    """Whether `typed` is the verification code of this signature (compared in constant time)."""
+    if not signature_b64:
+        return False
+    return hmac.compare_digest(verification_code(signature_b64), normalise_code(typed))
 
 
 def verify(document: dict[str, Any], public_key_b64: str) -> bool:

@@ -25,6 +25,7 @@ from credit.services.firms import import_firms
 from credit.services.hot_checks import Caller, answer_checks, config_cache, log_answers
 from credit.services.listings import expire_listings
 from credit.services.rulesets import active_version, ensure_default_ruleset
+from credit.services.signing import signer_for
 from credit.services.users import UserError, create_user, get_user
 from credit.uscc import UsccError, validate_uscc
 
@@ -253,14 +254,12 @@ def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> 
     except UsccError as exc:
         fail(exc.message)
     day = _date(as_of)
-    with session_scope(_engine(), _actor()) as session:
-        answers, _changed = answer_checks(
-            session.connection(), [code], purpose=purpose, as_of=day, cache=config_cache(_engine())
-        )
-        if code not in answers:
-            click.echo(f"错误: 统一社会信用代码 {code} 未登记", err=True)
-            sys.exit(2)
-        data = log_answers(session.connection(), [answers[code]], Caller("cli", department="命令行"))[0]["answer"]
+    from credit.services.signing import SigningError, verification_code
+
+    try:
+        data = _check_and_log(code, purpose, day)
+    except SigningError as exc:
+        fail(str(exc))
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -272,6 +271,21 @@ def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> 
         click.echo(f"  措施[{purpose}] {measure['text']}(依据:{measure['basis']})")
     if not data["measures"]:
         click.echo(f"  {purpose}:无特别措施")
+    click.echo(f"验证码 {verification_code(data['signature'])}（签名密钥 {data['key_id']}）")
+
+
+def _check_and_log(code: str, purpose: str, day: date | None) -> dict:
+    """One check answered, signed and logged (channel `cli`); exits 2 for an unknown firm."""
+    with session_scope(_engine(), _actor()) as session:
+        answers, _changed = answer_checks(
+            session.connection(), [code], purpose=purpose, as_of=day, cache=config_cache(_engine())
+        )
+        if code not in answers:
+            click.echo(f"错误: 统一社会信用代码 {code} 未登记", err=True)
+            sys.exit(2)
+        conn = session.connection()
+        signer = config_cache(_engine()).signer(conn, Path(current_app.config["SIGNING_KEY_DIR"]))
+        return log_answers(conn, [answers[code]], Caller("cli", department="命令行"), signer=signer)[0]["answer"]
 
 
 @credit_cli.command("demo")
@@ -283,7 +297,8 @@ def demo_command(firms: int, seed: int) -> None:
         session_scope(_engine(), Actor(label="system:demo", source="cli")) as session,
         click.progressbar(length=firms, label="生成演示数据", file=sys.stderr) as bar,
     ):
-        report = seed_demo(session, firms=firms, seed=seed, progress=bar.update)
+        signer = signer_for(session, Path(current_app.config["SIGNING_KEY_DIR"]))
+        report = seed_demo(session, firms=firms, seed=seed, progress=bar.update, signer=signer)
     click.echo(
         f"演示企业:新增 {report.firms_created},已有 {report.firms_present};信用事件 {report.events_created} 条,已完成评价。"
     )
@@ -512,6 +527,7 @@ def calendar_show_command(year: int) -> None:
 def publish_command(period: str | None, as_of: str | None, correct: str | None, note: str) -> None:
     """Publish both lists of an ended period (idempotent: a period is published once), or a correction."""
     from credit.services.publications import PublicationError, publish_correction, publish_period
+    from credit.services.signing import SigningError
 
     if not period and not correct:
         fail("须指定 --period YYYY-MM|YYYY-Qn,或以 --correct 编号 更正已有发布")
@@ -522,14 +538,17 @@ def publish_command(period: str | None, as_of: str | None, correct: str | None, 
     day = _date(as_of)
     try:
         with session_scope(_engine(), _actor()) as session:
+            signer = signer_for(session, Path(current_app.config["SIGNING_KEY_DIR"]))
             if correct:
-                publication = publish_correction(session, correct.strip(), note, published_by="cli")
+                publication = publish_correction(session, correct.strip(), note, published_by="cli", signer=signer)
                 if period and period.strip() != publication.period:
                     raise PublicationError(f"发布 {correct} 的期次是 {publication.period},不是 {period}")
                 created = True
             else:
-                publication, created = publish_period(session, period or "", as_of=day, published_by="cli")
-    except PublicationError as exc:
+                publication, created = publish_period(
+                    session, period or "", as_of=day, published_by="cli", signer=signer
+                )
+    except (PublicationError, SigningError) as exc:
         fail(str(exc))
     if created:
         from credit.scheduler.jobs import store_downloads
@@ -597,16 +616,28 @@ def signing_key_list_command() -> None:
 
 @credit_cli.command("verify")
 def verify_command() -> None:
-    """Verify the audit chain; exit status 1 naming the first entry that does not verify."""
+    """Verify the audit chain and every publication's seal (digest, signature, anchor); exit status 1
+    naming the first audit entry and the first publication that do not verify."""
     from sqlmodel import Session
 
-    from credit.services.integrity import verify_audit_chain
+    from credit.services.integrity import anchors, verify_audit_chain, verify_publications
 
     with Session(_engine()) as session:
-        report = verify_audit_chain(session)
+        watched = anchors(session)
+        report = verify_audit_chain(session, watch=watched)
+        published = verify_publications(session, watched if report.ok else None)
+    failures = []
     if not report.ok:
-        fail(f"审计日志校验失败：{report.failure}（此前 {report.entries} 条记录校验通过）")
+        failures.append(f"审计日志校验失败：{report.failure}（此前 {report.entries} 条记录校验通过）")
+    if not published.ok:
+        failures.append(f"发布校验失败：{published.failure}（此前 {published.publications} 期校验通过）")
+    if failures:
+        for line in failures[:-1]:
+            click.echo(f"错误: {line}", err=True)
+        fail(failures[-1])
     click.echo(f"审计日志：{report.entries} 条记录校验通过，链头 {report.head}")
+    unsigned = f"，其中 {published.unsigned} 期为签名功能启用前的发布，仅校验摘要" if published.unsigned else ""
+    click.echo(f"发布：{published.publications} 期的摘要、签名与锚定的审计链头校验通过{unsigned}")
 
 
 @credit_cli.command("backup")
@@ -671,7 +702,7 @@ def scheduler_command(once: bool, now: str | None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("credit").setLevel(logging.INFO)
     try:
-        ok = run_scheduler(_engine(), now=day, once=once)
+        ok = run_scheduler(_engine(), now=day, once=once, key_dir=Path(current_app.config["SIGNING_KEY_DIR"]))
     except PublicationError as exc:
         fail(str(exc))
     if not ok:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
@@ -34,6 +35,11 @@ def dispose_engines(app: Flask) -> None:
     """Close every pooled connection of the app's engines (tests, shutdown)."""
     for name in ("credit.hot_engine", "credit.engine"):
         app.extensions[name].dispose()
+
+
+def signing_key_dir() -> Path:
+    """Where the private halves of the bureau's signing keys are (SIGNING_KEY_DIR)."""
+    return Path(current_app.config["SIGNING_KEY_DIR"])
 
 
 def current_actor(source: str = "web") -> Actor:

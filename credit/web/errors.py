@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from credit.db import is_unavailable
+from credit.services.signing import SigningError
 from credit.web.extensions import login_manager
 
 MESSAGES = {
@@ -78,6 +79,12 @@ def init_app(app: Flask) -> None:
             if header in original:
                 response.headers[header] = original[header]
         return response
+
+    @app.errorhandler(SigningError)
+    def _no_signing_key(err: SigningError):
+        # An answer is never given unsigned: without the key the service is unavailable, and says why.
+        app.logger.error("signing unavailable: %s", err)
+        return error_response(503, "signing_unavailable", _("签名服务暂不可用，请联系管理员。"))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

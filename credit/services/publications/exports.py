@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from credit import clock
 from credit.models import ListKind, Publication, PublicationEntry, PublicationExport, PublicationWithdrawal, utcnow
 from credit.services.publications.reading import PublicationDetail
+from credit.services.publications.seals import stored_seal_json
 from credit.services.publications.visibility import public_state, publication_detail
 
 KIND_LABELS = {"red": "红榜", "black": "黑榜"}
@@ -96,6 +97,8 @@ def publication_xlsx(detail: PublicationDetail) -> bytes:
         ("发布时间(北京时间)", pub.published_at.astimezone(clock.BUREAU_TZ).strftime("%Y-%m-%d %H:%M")),
         ("红榜企业数", pub.red_count),
         ("黑榜企业数", pub.black_count),
+        ("快照摘要(SHA-256)", detail.seal.digest if detail.seal else ""),
+        ("签名密钥", (detail.seal.key_id or "") if detail.seal else ""),
     ):
         about.append([label, _text_cell(about, value)])
     uscc_index = [code for code, _ in COLUMNS].index("uscc")
@@ -139,6 +142,7 @@ def _text_cell(sheet: Any, value: Any) -> Any:
 def entry_json(entry: PublicationEntry) -> dict[str, Any]:
     return {
         "position": entry.position,
+        "listing_id": entry.listing_id,  # in the digest (seals.py), so anyone can recompute it
         "uscc": entry.uscc,
         "name": entry.name,
         "region": entry.region,
@@ -199,6 +203,9 @@ def publication_json(detail: PublicationDetail) -> dict[str, Any]:
         "black_count": pub.black_count,
         "red": [entry_json(e) for e in detail.red],
         "black": [entry_json(e) for e in detail.black],
+        # The digest of the snapshot as published, the audit anchor and the bureau's signature over them;
+        # verify the seal like a check answer (docs/api.md). Null only for a seal removed since.
+        "seal": stored_seal_json(pub.number, detail.seal) if detail.seal is not None else None,
     }
 
 
@@ -207,7 +214,7 @@ def publication_json(detail: PublicationDetail) -> dict[str, Any]:
 FORMATS = ("csv", "xlsx", "json")
 # Raised when the bytes of an export change for the same publication (a new column, another layout):
 # stored files of an older layout are then written again.
-EXPORT_LAYOUT = 1
+EXPORT_LAYOUT = 2  # 2: the JSON's seal and listing_id
 
 
 def export_bytes(detail: PublicationDetail, fmt: str) -> bytes:

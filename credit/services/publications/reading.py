@@ -9,7 +9,7 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from credit import clock
-from credit.models import Publication, PublicationEntry, PublicationWithdrawal
+from credit.models import Publication, PublicationEntry, PublicationSeal, PublicationWithdrawal
 from credit.services.publications.periods import PublicationError
 
 # --- reading -------------------------------------------------------------------------------------
@@ -43,6 +43,20 @@ def withdrawal_of(session: Session, publication: Publication) -> PublicationWith
     return session.exec(
         select(PublicationWithdrawal).where(PublicationWithdrawal.publication_id == publication.id)
     ).first()
+
+
+def seal_of(session: Session, publication: Publication) -> PublicationSeal | None:
+    """The publication's seal (None only for a publication whose seal was removed: `verify` says so)."""
+    return session.exec(select(PublicationSeal).where(PublicationSeal.publication_id == publication.id)).first()
+
+
+def seals(session: Session, ids: Sequence[int | None]) -> dict[int, PublicationSeal]:
+    """The seals of these publications, by publication id (one query, for the feed)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(PublicationSeal).where(col(PublicationSeal.publication_id).in_(wanted))).all()
+    return {row.publication_id: row for row in rows}
 
 
 def withdrawals(session: Session, ids: Sequence[int | None]) -> dict[int, PublicationWithdrawal]:
@@ -115,6 +129,7 @@ class PublicationDetail:
     corrects: str | None = None  # the number of the publication this one corrects
     corrected_by: list[str] = field(default_factory=list)  # numbers of the corrections of this one
     withdrawal: PublicationWithdrawal | None = None
+    seal: PublicationSeal | None = None  # digest, anchor and signature (seals.py)
 
     def entries(self) -> list[PublicationEntry]:
         return [*self.red, *self.black]

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from credit import clock
-from credit.models import Firm, Listing, ListKind, Publication, PublicationEntry
+from credit.models import Firm, Listing, ListKind, Publication, PublicationEntry, PublicationSeal
 from credit.models.audit import audit_row, write_audit
 from credit.rules.listings import NEVER_IN_FORCE
 from credit.rules.ruleset import RuleSet
@@ -25,7 +25,9 @@ from credit.services.listings import in_force
 from credit.services.publications.lock import take_writer_lock
 from credit.services.publications.periods import PublicationError, period_bounds
 from credit.services.publications.reading import get_publication
+from credit.services.publications.seals import SnapshotDigest, anchor, header_doc, seal_json
 from credit.services.rulesets import active_version, get_version, ruleset_of
+from credit.services.signing import Signer
 
 INSERT_CHUNK = 5000
 _CORRECTION_RE = re.compile(r"(?P<base>.+)-R(?P<k>[0-9]+)")
@@ -144,8 +146,11 @@ def _snapshot(
     published_by: str,
     corrects: Publication | None = None,
     note: str = "",
+    signer: Signer | None = None,
 ) -> Published:
-    """Write publication `number` with every listing in force on `snapshot`, or return the one that exists.
+    """Write publication `number` with every listing in force on `snapshot`, or return the one that exists,
+    sealed (seals.py): its digest taken while the entries are written, the audit chain's head before it,
+    signed by `signer` (None only in tests and tools without a key: `flask credit verify` refuses the seal).
 
     The caller's transaction holds the writer lock; the unique number is the last word: a writer that
     loses a race anyway rolls back to its savepoint and returns the winner's publication."""
@@ -169,6 +174,9 @@ def _snapshot(
         black_count=len(rows) - red_count,
         published_by=published_by[:120],
     )
+    # The periodic anchor: the chain's head before the publication's own entries (a committed entry, or
+    # one of this transaction, committed with it).
+    audit_entry, audit_head = anchor(session.connection())
     try:
         with session.begin_nested():
             session.add(publication)
@@ -179,6 +187,14 @@ def _snapshot(
             raise
         return Published(winner, False)
 
+    digest = SnapshotDigest(
+        header_doc(
+            publication,
+            corrects=corrects.number if corrects else None,
+            audit_entry=audit_entry,
+            audit_head=audit_head,
+        )
+    )
     bases = _Bases(session)
     positions = {ListKind.red.value: 0, ListKind.black.value: 0}
     table = PublicationEntry.__table__  # type: ignore[attr-defined]
@@ -202,9 +218,11 @@ def _snapshot(
             }
         )
         if len(batch) >= INSERT_CHUNK:
+            digest.add_all(batch)
             session.connection().execute(insert(table), batch)
             batch = []
     if batch:
+        digest.add_all(batch)
         session.connection().execute(insert(table), batch)
     # The entries bypass the ORM (a period can list many thousands of firms): one audit row for them all.
     write_audit(
@@ -226,6 +244,18 @@ def _snapshot(
             )
         ],
     )
+    seal = seal_json(number=number, digest=digest.hexdigest(), audit_entry=audit_entry, audit_head=audit_head)
+    signed = signer.sign(seal) if signer is not None else {}
+    session.add(
+        PublicationSeal(
+            publication_id=publication.id,  # type: ignore[arg-type]
+            digest=seal["digest"],
+            audit_entry_id=audit_entry,
+            audit_head=audit_head,
+            key_id=signed.get("key_id"),
+            signature=signed.get("signature"),
+        )
+    )
     session.flush()
     return Published(publication, True)
 
@@ -237,6 +267,7 @@ def publish_period(
     as_of: date | None = None,
     published_by: str,
     today: date | None = None,
+    signer: Signer | None = None,
 ) -> Published:
     """Publish the lists of an ended period as they stood on `as_of` (default: its last day).
 
@@ -255,10 +286,12 @@ def publish_period(
             f"快照日 {snapshot.isoformat()} 不在期次 {period}({start.isoformat()} 至 {end.isoformat()})之内"
         )
     take_writer_lock(session, "publication")
-    return _snapshot(session, number=period, period=period, snapshot=snapshot, published_by=published_by)
+    return _snapshot(session, number=period, period=period, snapshot=snapshot, published_by=published_by, signer=signer)
 
 
-def publish_correction(session: Session, number: str, note: str, published_by: str) -> Publication:
+def publish_correction(
+    session: Session, number: str, note: str, published_by: str, *, signer: Signer | None = None
+) -> Publication:
     """A correction of publication `number`: `<original>-R<k>`, the same period and snapshot date, taken
     again from the data as it is now, naming the publication it corrects. The corrected one stays as it was."""
     note = " ".join((note or "").split())
@@ -287,6 +320,7 @@ def publish_correction(session: Session, number: str, note: str, published_by: s
         published_by=published_by,
         corrects=corrected,
         note=note,
+        signer=signer,
     )
     if not result.created:  # cannot happen under the writer lock; refuse rather than mislabel
         raise PublicationError(f"更正编号 {new_number} 已被占用,请重试")

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, func, select
 from credit.models import Listing, ListKind, Publication, PublicationEntry
 from credit.rules.dates import add_months
 from credit.rules.listings import hidden_from_public_sql
-from credit.services.publications.reading import PublicationDetail, correction_links, withdrawal_of
+from credit.services.publications.reading import PublicationDetail, correction_links, seal_of, withdrawal_of
 
 
 def ended_early():
@@ -71,6 +71,7 @@ def publication_detail(session: Session, publication: Publication, *, public: bo
         corrects=corrects,
         corrected_by=corrected_by,
         withdrawal=withdrawal_of(session, publication),
+        seal=seal_of(session, publication),
     )
 
 

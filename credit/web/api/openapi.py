@@ -215,6 +215,7 @@ SCHEMAS.update(
             "type": "object",
             "required": [
                 "position",
+                "listing_id",
                 "uscc",
                 "name",
                 "region",
@@ -226,6 +227,7 @@ SCHEMAS.update(
             ],
             "properties": {
                 "position": {"type": "integer", "minimum": 1, "description": "榜内序号(按镇街、名称排列)"},
+                "listing_id": {"type": "integer", "minimum": 1, "description": "列入记录编号(计入快照摘要)"},
                 "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
                 "name": {"type": "string"},
                 "region": {"type": "string", "description": "所属镇街"},
@@ -247,6 +249,7 @@ SCHEMAS.update(
                 "corrected_by",
                 "red",
                 "black",
+                "seal",
             ],
             "properties": {
                 **copy.deepcopy(_PUBLICATION_HEAD),
@@ -261,6 +264,24 @@ SCHEMAS.update(
                 },
                 "red": {"type": "array", "items": ref("PublicationEntry"), "description": "红榜"},
                 "black": {"type": "array", "items": ref("PublicationEntry"), "description": "黑榜"},
+                "seal": {"nullable": True, "allOf": [ref("PublicationSeal")]},
+            },
+        },
+        "PublicationSeal": {
+            "type": "object",
+            "description": (
+                "发布的封存:快照摘要(规范快照的 SHA-256,见 docs/security.md)、发布时的审计链头(锚点)及本局"
+                "对其的 Ed25519 签名;验证方法与核查答复相同(去掉 signature 后规范序列化)。"
+                "签名功能启用前的发布 key_id 与 signature 为 null。"
+            ),
+            "required": ["number", "digest", "audit_entry", "audit_head", "key_id", "signature"],
+            "properties": {
+                "number": {"type": "string"},
+                "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "快照摘要(十六进制)"},
+                "audit_entry": {"type": "integer", "nullable": True, "description": "发布前最新的审计记录编号"},
+                "audit_head": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "该记录的哈希"},
+                "key_id": {"type": "string", "nullable": True},
+                "signature": {"type": "string", "nullable": True, "description": "Ed25519 签名的 base64"},
             },
         },
     }
@@ -302,7 +323,20 @@ SCHEMAS.update(
         "CreditCheck": {
             "type": "object",
             "description": "一次信用核查的答复;已记入核查记录,check_id 为回执编号",
-            "required": ["uscc", "name", "grade", "score", "lists", "measures", "rule_set", "as_of", "check_id"],
+            "required": [
+                "uscc",
+                "name",
+                "grade",
+                "score",
+                "lists",
+                "measures",
+                "rule_set",
+                "as_of",
+                "purpose",
+                "check_id",
+                "key_id",
+                "signature",
+            ],
             "properties": {
                 "uscc": _USCC,
                 "name": {"type": "string", "description": "企业名称"},
@@ -325,6 +359,15 @@ SCHEMAS.update(
                     "pattern": "^HC[0-9]{8}[0-9A-Z]{8}$",
                     "description": "回执编号(核查记录)",
                     "example": "HC20261122K7QX2M9A",
+                },
+                "purpose": _PURPOSE,
+                "key_id": {"type": "string", "description": "签名密钥编号(见 /signing-keys)"},
+                "signature": {
+                    "type": "string",
+                    "description": (
+                        '本局 Ed25519 签名的 base64:对去掉 signature 后的同一 JSON 按键排序、分隔符 (",", ":")、'
+                        "不转义非 ASCII、UTF-8 序列化后签名;批量核查中每项各自签名"
+                    ),
                 },
             },
         },
@@ -677,5 +720,44 @@ PATHS["/signing-keys"] = {
         responses={200: {"description": "签名公钥", "content": {"application/json": {"schema": ref("SigningKeys")}}}},
         errors=(),
         tags=("publications",),
+    )
+}
+
+
+# --- Receipts: confirmed by whoever holds one -----------------------------------------------------------
+
+SCHEMAS["Receipt"] = {
+    "type": "object",
+    "required": ["check_id", "checked_at", "verification_code", "answer"],
+    "properties": {
+        "check_id": {"type": "string"},
+        "checked_at": {"type": "string", "format": "date-time"},
+        "verification_code": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$"},
+        "answer": ref("CreditCheck"),
+    },
+}
+PATHS["/receipts/{check_id}"] = {
+    "get": _no_store(
+        operation(
+            operation_id="confirmReceipt",
+            summary="核实核查回执(公开,须回执上的验证码)",
+            description=(
+                "持回执者以回执编号与验证码取回当时的答复(带签名,可用 /signing-keys 的公钥离线验证)。"
+                "回执编号不存在与验证码不符同为 404。"
+            ),
+            parameters=[
+                {"name": "check_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 40}},
+                {
+                    "name": "code",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 40},
+                    "description": "回执上的 16 位验证码(大小写、空格与连字符不计)",
+                },
+            ],
+            responses={200: {"description": "回执与答复", "content": {"application/json": {"schema": ref("Receipt")}}}},
+            errors=(404, 422),
+            tags=("checks",),
+        )
     )
 }

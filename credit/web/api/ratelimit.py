@@ -38,6 +38,7 @@ from credit.services.hot_checks import (
     note_key_use,
 )
 from credit.services.ratelimit import count_request, prune_windows, seconds_left, window_start
+from credit.services.signing import Signer
 from credit.web.api.auth import api_error, current_key
 from credit.web.db import get_session, hot_engine
 
@@ -144,12 +145,21 @@ class HotUnit:
         with conn.begin():
             yield
 
-    def log(self, answers: Sequence[HotAnswer], caller: Caller) -> list[dict[str, Any]] | Response:
-        """Count the request and log the answers; the rows written (`log_rows`), or the 429 response when
-        the key's window is used up (then nothing is written)."""
-        rows = log_rows(answers, caller)
+    def log(
+        self,
+        answers: Sequence[HotAnswer],
+        caller: Caller,
+        *,
+        signer: Callable[[Connection], Signer],
+        cached_signer: Signer | None = None,
+    ) -> list[dict[str, Any]] | Response:
+        """Count the request and log the answers, signed; the rows written (`log_rows`), or the 429
+        response when the key's window is used up (then nothing is written). `signer(conn)` is asked
+        inside the write's transaction (a first signing key it makes commits with the answers it signed);
+        PostgreSQL's one-statement path is taken only with the process's `cached_signer`."""
         key = caller.api_key
-        if self.postgres and self.limit > 0 and len(rows) == 1 and key is not None:
+        if self.postgres and self.limit > 0 and len(answers) == 1 and key is not None and cached_signer is not None:
+            rows = log_rows(answers, caller, signer=cached_signer)
             now = utcnow()
             start = window_start(now, self.seconds)
             self.counted = True
@@ -164,6 +174,7 @@ class HotUnit:
             return rows
 
         def write(conn: Connection) -> list[dict[str, Any]]:
+            rows = log_rows(answers, caller, signer=signer(conn))
             insert_rows(conn, rows)
             if key is not None:
                 note_key_use(conn, key, utcnow())

@@ -44,7 +44,7 @@ from credit.web.api.auth import (
 )
 from credit.web.api.openapi import openapi_document
 from credit.web.api.ratelimit import hot_connection, hot_rate_limited, hot_unit, rate_limited
-from credit.web.db import engine, get_session
+from credit.web.db import engine, get_session, signing_key_dir
 from credit.web.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -170,6 +170,29 @@ def signing_keys():
     return jsonify(keys=[key_json(key) for key in all_keys(get_session())])
 
 
+@bp.get("/receipts/<check_id>")
+def receipt(check_id: str):
+    """Confirm a check's receipt (public, no key): with the verification code printed on it, the answer as
+    given, signed. An unknown receipt and a wrong code are the same 404 (the code's 80 bits guard it)."""
+    from credit.services.check_log import confirm_receipt
+    from credit.services.signing import verification_code
+
+    code = request.args.get("code", "")
+    if not code.strip():
+        return validation_failed([FieldError("code", "缺少验证码（回执上的 16 位验证码）")])
+    check = confirm_receipt(get_session(), check_id, code)
+    if check is None:
+        return api_error(404, "not_found", "回执编号或验证码不符")
+    response = jsonify(
+        check_id=check.receipt,
+        checked_at=_instant(check.checked_at),
+        verification_code=verification_code(check.answer["signature"]),
+        answer=check.answer,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/publications")
 def publication_list():
     """Every publication, the newest period first (public, no key)."""
@@ -286,10 +309,13 @@ def _hot_answers(usccs: list[str], purpose: str, day: date | None):
 
 
 def _log(answers: list[HotAnswer]):
-    """Count the request and log the answers (the hot path's one write): the answers as given, or the
-    429 response when the key's window is used up."""
+    """Count the request and log the answers (the hot path's one write): the answers as given, signed,
+    or the 429 response when the key's window is used up."""
     caller = Caller("api", api_key=current_key(), department=current_department().name)  # type: ignore[arg-type]
-    logged = hot_unit().log(answers, caller)
+    cache, key_dir = config_cache(engine()), signing_key_dir()
+    logged = hot_unit().log(
+        answers, caller, signer=lambda conn: cache.signer(conn, key_dir), cached_signer=cache.cached_signer(key_dir)
+    )
     return logged if isinstance(logged, Response) else [row["answer"] for row in logged]
 
 

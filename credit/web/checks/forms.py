@@ -24,3 +24,17 @@ class CheckForm(FlaskForm):
     purpose = SelectField(_l("核查用途"), choices=purpose_choices, validators=[DataRequired()])
     as_of = StringField(_l("核查日(默认今天)"), validators=[Optional(), Length(max=10)], render_kw={"type": "date"})
     submit = SubmitField(_l("核查"))
+
+
+class ReceiptVerifyForm(FlaskForm):
+    """Confirm a receipt: its number and the verification code printed on it."""
+
+    receipt = StringField(
+        _l("回执编号"), validators=[DataRequired(), Length(max=40)], render_kw={"autocapitalize": "characters"}
+    )
+    code = StringField(
+        _l("验证码（16 位，如 7K3Q-M9A2-XC4D-8P1T）"),
+        validators=[DataRequired(), Length(max=40)],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off", "spellcheck": "false"},
+    )
+    submit = SubmitField(_l("验证"))

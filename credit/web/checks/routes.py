@@ -7,19 +7,28 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request, send_file
+from flask import Blueprint, Response, abort, make_response, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlmodel import select
 
 from credit.clock import BUREAU_TZ, parse_past_date
 from credit.db import retry_write
-from credit.models import CreditCheck, User
+from credit.models import CreditCheck, SigningKey, User
 from credit.rules.ruleset import PURPOSE_LABELS
-from credit.services.check_log import CHECKS_PER_PAGE, CheckQuery, count_checks, get_check, search_checks
+from credit.services.check_log import (
+    CHECKS_PER_PAGE,
+    CheckQuery,
+    confirm_receipt,
+    count_checks,
+    get_check,
+    search_checks,
+)
 from credit.services.hot_checks import Caller, answer_checks, config_cache, log_answers
+from credit.services.signing import verification_code, verify
 from credit.uscc import UsccError, validate_uscc
-from credit.web.checks.forms import MAX_LINES, CheckForm
-from credit.web.db import engine, get_session, unit_of_work
+from credit.web.checks.forms import MAX_LINES, CheckForm, ReceiptVerifyForm
+from credit.web.db import engine, get_session, signing_key_dir, unit_of_work
 from credit.web.helpers import date_arg, filter_errors
 from credit.web.security import roles_required
 
@@ -76,7 +85,9 @@ def _check_lines(lines: list[str], purpose: str, day: date | None) -> list[dict]
                     asked.append((position, answer))
             me = _me()
             caller = Caller("web", department=me.department, user_id=me.id, username=me.username)
-            logged = log_answers(session.connection(), [a for _, a in asked], caller)
+            conn = session.connection()
+            signer = config_cache(engine()).signer(conn, signing_key_dir())
+            logged = log_answers(conn, [a for _, a in asked], caller, signer=signer)
         return [(position, CreditCheck(**row)) for (position, _a), row in zip(asked, logged, strict=True)]
 
     for position, check in retry_write(unit):
@@ -93,7 +104,55 @@ def receipt(receipt: str):
         abort(404)
     if not current_user.has_role("admin") and check.user_id != current_user.id:
         abort(403)
-    return render_template("checks/receipt.html", check=check, purposes=PURPOSE_LABELS)
+    return render_template(
+        "checks/receipt.html", check=check, purposes=PURPOSE_LABELS, code=_code(check), key=_key(check)
+    )
+
+
+def _code(check: CreditCheck) -> str | None:
+    signature = (check.answer or {}).get("signature")
+    return verification_code(signature) if signature else None
+
+
+def _key(check: CreditCheck) -> SigningKey | None:
+    key_id = (check.answer or {}).get("key_id")
+    if not key_id:
+        return None
+    return get_session().exec(select(SigningKey).where(SigningKey.key_id == key_id)).first()
+
+
+@bp.route("/receipts/verify", methods=["GET", "POST"])
+def receipt_verify():
+    """Anyone holding a receipt confirms it (public): the receipt number and its verification code show
+    the answer as given and whether the bureau's signature on it holds. A wrong code and an unknown
+    receipt read alike; the code's 80 bits are the guard (services.check_log.confirm_receipt)."""
+    form = ReceiptVerifyForm()
+    check = None
+    valid = False
+    status = 200
+    if form.validate_on_submit():
+        check = confirm_receipt(get_session(), form.receipt.data or "", form.code.data or "")
+        if check is None:
+            form.code.errors = [_("回执编号或验证码不符。")]  # type: ignore[assignment]
+            status = 404
+        else:
+            key = _key(check)
+            valid = key is not None and verify(check.answer, key.public_key)
+    elif form.errors:
+        status = 422
+    response = make_response(
+        render_template(
+            "checks/receipt_verify.html",
+            form=form,
+            check=check,
+            valid=valid,
+            key=_key(check) if check else None,
+            purposes=PURPOSE_LABELS,
+        ),
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"  # an answer shown to the holder of its code, to no cache
+    return response
 
 
 def _query() -> CheckQuery:

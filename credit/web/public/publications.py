@@ -22,6 +22,8 @@ from credit.services.publications import (
     public_counts,
     public_state,
     recent_withdrawals,
+    seal_of,
+    seals,
     stored_export,
     withdrawal_of,
     withdrawals,
@@ -108,6 +110,7 @@ def publication(number: str):
             only=only,
             listed_for=listed_for,
             withdrawal=withdrawal_of(session, found),
+            seal=seal_of(session, found),
         )
     )
     return revalidated(response, page_tag(("publication", public_state(session, found)))) if tag else response
@@ -159,12 +162,19 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
+def _anchor_text(seal) -> str:
+    if seal.audit_entry_id is None:
+        return _("发布时审计日志为空。")
+    return _("发布时审计链头：第 %(id)s 条记录，%(head)s。", id=seal.audit_entry_id, head=seal.audit_head)
+
+
 @bp.route("/feed.atom")
 def feed():
     """Atom 1.0 (RFC 4287): one entry per publication, the newest first."""
     session = get_session()
     publications = sorted(list_publications(session), key=lambda p: (p.published_at, p.id or 0), reverse=True)[:50]
     corrects = numbers_by_id(session, [p.corrects_id for p in publications])
+    sealed = seals(session, [p.id for p in publications])
     authority = _tag_authority()
     lang = "en" if str(get_locale()) == "en" else "zh-CN"
     root = ET.Element("feed", {"xmlns": ATOM, "xml:lang": lang})
@@ -221,6 +231,11 @@ def feed():
         )
         if pub.correction_note:
             summary += " " + _("更正说明:%(note)s", note=pub.correction_note)
+        seal = sealed.get(pub.id or 0)
+        if seal is not None:
+            # The digest in the feed too: a copy outside the database, kept by every reader of the feed.
+            summary += " " + _("快照摘要（SHA-256）：%(digest)s。", digest=seal.digest)
+            summary += " " + _anchor_text(seal)
         _sub(entry, "summary", summary, type="text")
     if updated is not None:
         updated_element.text = _rfc3339(updated)
