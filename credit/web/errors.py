@@ -6,7 +6,10 @@ from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from credit.db import is_locked
 
 MESSAGES = {
     400: _l("请求无效。"),
@@ -17,7 +20,10 @@ MESSAGES = {
     413: _l("上传的文件太大。"),
     429: _l("请求过于频繁,请稍后再试。"),
     500: _l("服务器内部错误,已记录。请稍后再试。"),
+    503: _l("系统正忙，您的操作未执行，请稍后重试。"),
 }
+# Seconds a client is asked to wait when the database stayed locked (SQLite, past its busy timeout).
+BUSY_RETRY_AFTER = 2
 
 
 def wants_json() -> bool:
@@ -47,6 +53,17 @@ def init_app(app: Flask) -> None:
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in original:
                 response.headers[header] = original[header]
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database(err: OperationalError):
+        # SQLite still locked after the busy timeout (credit.db): nothing was written; say so and ask the
+        # client to come back, never a 500 (issue 11, failure 6). Any other database error is unexpected.
+        if not is_locked(err):
+            return _unexpected(err)
+        app.logger.warning("database locked past the busy timeout on %s %s", request.method, request.path)
+        response = make_response(error_response(503, "busy", str(MESSAGES[503])))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
         return response
 
     @app.errorhandler(Exception)
