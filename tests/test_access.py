@@ -18,6 +18,8 @@ PAGES: dict[str, tuple[str, object]] = {
     "public.set_language": ("/lang/en", PUBLIC),
     "auth.login": ("/login", PUBLIC),
     "auth.change_password": ("/account/password", ANY),
+    "auth.login_code": ("/login/code", PUBLIC),  # without a password just checked: back to the log-in
+    "auth.totp_setup": ("/account/totp", {"admin", "reviewer"}),
     "admin.index": ("/admin/", ANY),
     "admin.firm_list": ("/admin/firms", STAFF),
     "admin.firm_detail": ("/admin/firms/{uscc}", STAFF),
@@ -73,6 +75,7 @@ PAGES: dict[str, tuple[str, object]] = {
 }
 # POST-only endpoints: (path, roles allowed)
 ACTIONS: dict[str, tuple[str, object]] = {
+    "admin.user_totp_reset": ("/admin/users/1/totp-reset", {"admin"}),
     "auth.logout": ("/logout", PUBLIC),
     "admin.user_password": ("/admin/users/1/password", {"admin"}),
     "admin.api_key_revoke": ("/admin/api-keys/{key_id}/revoke", {"admin"}),
