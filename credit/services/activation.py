@@ -61,7 +61,7 @@ def _run(session: Session, version: int, as_of: date) -> ActivationEffect:
             .select_from(after.outerjoin(_BEFORE, _BEFORE.c.firm_id == after.c.firm_id))
             .where((_BEFORE.c.grade.is_(None)) | (_BEFORE.c.grade != after.c.grade))
             .group_by(_BEFORE.c.grade, after.c.grade)
-            .order_by(_BEFORE.c.grade, after.c.grade)
+            .order_by(_BEFORE.c.grade.nulls_first(), after.c.grade)
         ).all()
     finally:
         _BEFORE.drop(connection)
