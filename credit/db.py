@@ -258,3 +258,13 @@ def ensure_statistics(bind: Engine | Connection | Session) -> bool:
         return False
     optimize(bind)
     return True
+
+
+def lock_for_update(session: Session, obj: object) -> None:
+    """Read `obj` again inside the writing transaction, its row locked until commit on PostgreSQL
+    (`SELECT … FOR UPDATE`); on SQLite the unit of work already holds the write lock (`begin_write`).
+    A decision then sees what another reviewer decided a moment before — never a copy read before the
+    lock — so two decisions on one record give one decision and a clear refusal (issue 11, failure 6)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    session.refresh(obj, with_for_update=True)

@@ -18,6 +18,8 @@ PAGES: dict[str, tuple[str, object]] = {
     "public.set_language": ("/lang/en", PUBLIC),
     "auth.login": ("/login", PUBLIC),
     "auth.change_password": ("/account/password", ANY),
+    "auth.login_code": ("/login/code", PUBLIC),  # without a password just checked: back to the log-in
+    "auth.totp_setup": ("/account/totp", {"admin", "reviewer"}),
     "admin.index": ("/admin/", ANY),
     "admin.firm_list": ("/admin/firms", STAFF),
     "admin.firm_detail": ("/admin/firms/{uscc}", STAFF),
@@ -75,6 +77,7 @@ PAGES: dict[str, tuple[str, object]] = {
 }
 # POST-only endpoints: (path, roles allowed)
 ACTIONS: dict[str, tuple[str, object]] = {
+    "admin.user_totp_reset": ("/admin/users/1/totp-reset", {"admin"}),
     "auth.logout": ("/logout", PUBLIC),
     "admin.user_password": ("/admin/users/1/password", {"admin"}),
     "admin.api_key_revoke": ("/admin/api-keys/{key_id}/revoke", {"admin"}),
@@ -224,7 +227,7 @@ def test_role_matrix(client, auth, ids, endpoint, role):
     assert response.status_code == (200 if role in allowed else 403), response.get_data(as_text=True)[:500]
 
 
-CONFIRMED_FIRST = {"admin.api_key_revoke"}
+CONFIRMED_FIRST = {"admin.api_key_revoke", "rules.version_activate"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -235,7 +238,7 @@ def test_post_only_actions_check_roles(client, auth, ids, endpoint, role):
     auth.login_as(role)
     path, allowed = ACTIONS[endpoint]
     response = post_form(client, path.format(**ids), {"reset-password": "new-password-123"})
-    # A revocation first answers with its confirmation page (issue 11 #11); the others act and redirect.
+    # A revocation or an activation first answers with its confirmation page (issue 11 #11); the others act and redirect.
     done = 200 if endpoint in CONFIRMED_FIRST else 302
     assert response.status_code == (done if role in allowed else 403)
 

@@ -208,7 +208,8 @@ def test_a_new_rule_set_version_changes_results_and_names_itself(city, client, a
     diff = client.get("/admin/rules/diff?a=1&b=2").get_data(as_text=True)
     assert "+" in diff and "25" in diff
     assert stored(engine, city["red"].id).rule_set_version == 1
-    assert post_form(client, "/admin/rules/2/activate", {}).status_code == 302
+    assert post_form(client, "/admin/rules/2/activate", {}).status_code == 200  # the effect first
+    assert post_form(client, "/admin/rules/2/activate", {"confirmed": "yes"}).status_code == 302
     red = stored(engine, city["red"].id)
     assert (red.rule_set_version, red.score) == (2, 130)
     page = client.get(f"/admin/firms/{city['red'].uscc}").get_data(as_text=True)

@@ -167,6 +167,7 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
         ensure_default_ruleset(s)
         make_user(s, username="recorder", role="recorder", display_name="李录入")
         make_user(s, username="reviewer", role="reviewer", display_name="王审核")
+        make_user(s, username="decider", role="reviewer", display_name="赵决定")
         firm = make_firm(s, name="东莞市全流程测试化工有限公司")
 
     recorder = browser.new_context().new_page()
@@ -197,11 +198,19 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
     reviewer.get_by_label("送达凭证(如签收人、邮件单号、公告地址)").fill("法定代表人签收")
     reviewer.get_by_role("button", name="登记送达").click()
     expect(reviewer.get_by_text("已登记送达 1 件告知书")).to_be_visible()
-    reviewer.get_by_label("放弃陈述申辩的方式和材料").fill("企业书面声明放弃陈述申辩(附件 1)")
-    reviewer.get_by_role("button", name="登记企业放弃陈述申辩").click()
-    reviewer.get_by_label("列入黑榜").check()
-    reviewer.get_by_role("button", name="作出决定").click()
-    expect(reviewer.get_by_text("已列入").first).to_be_visible()
+    # Separation of duties: the reviewer who approved the penalty neither registers the waiver nor decides.
+    expect(reviewer.get_by_text("您批准了该案的触发记录，按职责分离不能作出列入决定", exact=False)).to_be_visible()
+    expect(reviewer.get_by_role("button", name="作出决定")).to_have_count(0)
+    listing_url = reviewer.url
+
+    decider = browser.new_context().new_page()
+    log_in(decider, live_url, "decider")
+    decider.goto(listing_url)
+    decider.get_by_label("放弃陈述申辩的方式和材料").fill("企业书面声明放弃陈述申辩(附件 1)")
+    decider.get_by_role("button", name="登记企业放弃陈述申辩").click()
+    decider.get_by_label("列入黑榜").check()
+    decider.get_by_role("button", name="作出决定").click()
+    expect(decider.get_by_text("已列入").first).to_be_visible()
 
     # The scheduler, run once the month is over, publishes it.
     with clock.today_is(add_months(clock.today().replace(day=1), 1)):
@@ -216,7 +225,7 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
     expect(public.get_by_role("link", name="东莞市全流程测试化工有限公司")).to_be_visible()
     public.get_by_role("link", name="东莞市全流程测试化工有限公司").click()
     expect(public.get_by_text("东市监罚〔2026〕101号")).to_be_visible()
-    for page in (recorder, reviewer, public):
+    for page in (recorder, reviewer, decider, public):
         page.context.close()
 
 

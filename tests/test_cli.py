@@ -61,14 +61,14 @@ def test_demo_builds_a_city_and_is_idempotent(runner, engine, app, tmp_path):
     first = runner.invoke(args=["credit", "demo", "--firms", "120"])
     assert first.exit_code == 0, first.output
     assert count(engine, Firm) == 120
-    assert count(engine, User) == 4
+    assert count(engine, User) == 5  # a user per role, and a second reviewer (separation of duties)
     credentials = (tmp_path / "demo-credentials.txt").read_text().split()
-    assert credentials[0::2] == ["admin", "recorder", "reviewer", "checker"]
+    assert credentials[0::2] == ["admin", "recorder", "reviewer", "checker", "reviewer2"]
     assert oct((tmp_path / "demo-credentials.txt").stat().st_mode & 0o777) == "0o600"
     second = runner.invoke(args=["credit", "demo", "--firms", "120"])
     assert second.exit_code == 0
     assert "新增 0" in second.output
-    assert count(engine, Firm) == 120 and count(engine, User) == 4
+    assert count(engine, Firm) == 120 and count(engine, User) == 5
     with Session(engine) as s:
         regions = s.exec(select(func.count(func.distinct(Firm.region)))).one()
     assert regions > 10

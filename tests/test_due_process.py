@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session
 
 from credit import clock
-from credit.models import CreditEvent, Firm, Listing, ListKind, Petition, utcnow
+from credit.models import CreditEvent, Firm, Listing, ListKind, Petition, User, utcnow
 from credit.rules.dates import add_months
 from credit.services.assessment import reassess_firms
 from credit.services.due_process import (
@@ -60,15 +60,27 @@ def staff(s: Session) -> tuple:
     return recorder, reviewer
 
 
+def approver(s: Session) -> User:
+    """The reviewer who approves the records (separation of duties: `rev` then decides the listings)."""
+    ensure_default_ruleset(s)
+    return get_user(s, "appr") or make_user(s, username="appr", role="reviewer", display_name="赵批准")
+
+
+def decider(s: Session) -> User:
+    """The reviewer who decides listings made by the helpers (so that `rev` may decide petitions on them)."""
+    ensure_default_ruleset(s)
+    return get_user(s, "dec") or make_user(s, username="dec", role="reviewer", display_name="钱决定")
+
+
 def heavy_penalty(s: Session, firm, doc: str = "东市监罚〔2026〕8号", occurred_on: str = "2026-03-02") -> CreditEvent:
     """An effective heavy penalty, recorded and approved (the approval proposes a black listing today)."""
-    recorder, reviewer = staff(s)
+    recorder, _ = staff(s)
     event = record_event(
         s,
         raw_event(firm.uscc, "penalty", occurred_on, doc, severity="heavy", amount="200000", product="电热水壶"),
         recorder=recorder,
     )
-    return approve_event(s, event, reviewer)
+    return approve_event(s, event, approver(s))
 
 
 def proposal_today(s: Session, **firm_fields) -> Listing:
@@ -97,7 +109,8 @@ def served_proposal(s: Session, **firm_fields) -> Listing:
 
 def effective_event(s: Session, firm, event_type: str, occurred_on: date, doc: str, severity: str | None = None):
     """An effective record as the file holds it, without the per-event assessment (for dated scenarios)."""
-    recorder, reviewer = staff(s)
+    recorder, _ = staff(s)
+    reviewer = approver(s)
     event = CreditEvent(
         firm_id=firm.id,
         event_type=event_type,
@@ -128,8 +141,7 @@ def proposal_on(s: Session, day: date = PAST, *, served: bool = True, **firm_fie
 def listed_on(s: Session, day: date = PAST) -> Listing:
     """A black entry listed the day after its deadline."""
     listing = proposal_on(s, day)
-    _, reviewer = staff(s)
-    return decide_black(s, listing, reviewer, approve=True, note="", on=listing.deadline + timedelta(days=1))
+    return decide_black(s, listing, decider(s), approve=True, note="", on=listing.deadline + timedelta(days=1))
 
 
 def objection(s: Session, listing: Listing | None = None, event: CreditEvent | None = None, **kw) -> Petition:
@@ -177,7 +189,7 @@ def test_a_decision_waits_for_the_deadline_then_lists_for_36_months(session):
     assert (listing.status, listing.listed_from, listing.listed_until) == ("listed", day, add_months(day, 36))
     assert (listing.decided_on, listing.decided_by_id) == (day, reviewer.id)
     assert "告知期满未提出异议" in listing.decision_note
-    with pytest.raises(DueProcessError, match="不是拟列入"):
+    with pytest.raises(DueProcessError, match=r"已由王审核于 .* 处理"):
         decide_black(session, listing, reviewer, approve=True, note="", on=day)
 
 
@@ -287,7 +299,7 @@ def test_an_upheld_objection_ends_the_proposal_for_good(session):
     # the next assessment does not propose the firm again for the same facts
     reassess_firms(session, [listing.firm_id])
     assert open_listing(session, listing.firm_id, ListKind.black) is None
-    with pytest.raises(DueProcessError, match="已于先前作出决定"):
+    with pytest.raises(DueProcessError, match="已由王审核处理"):
         decide_petition(session, petition, reviewer, grant=False, reason="x", on=listing.proposed_on)
 
 

@@ -249,7 +249,7 @@ def test_reject_keeps_the_reason(session, people):
 def test_a_reviewed_event_cannot_be_reviewed_again(session, people, first, second):
     event = review(session, first, record(session, people), people.reviewer)
     status, reviewed_at = event.status, event.reviewed_at
-    with pytest.raises(EventError, match="状态为"):
+    with pytest.raises(EventError, match=r"已由.*处理"):
         review(session, second, event, people.reviewer2)
     assert (event.status, event.reviewed_by_id, event.reviewed_at) == (status, people.reviewer.id, reviewed_at)
 
@@ -294,7 +294,7 @@ def test_only_an_effective_event_can_be_revoked(session, people, status):
     if status == "revoked":
         approve_event(session, event, people.reviewer)
         revoke_event(session, event, people.reviewer, "错误")
-    with pytest.raises(EventError, match="只能撤销已生效"):
+    with pytest.raises(EventError, match="只能撤销已生效" if status != "revoked" else r"已由.*处理"):
         revoke_event(session, event, people.reviewer2, "再撤销一次")
     assert event.status == status
 

@@ -26,7 +26,7 @@ class User(SQLModel, table=True):
     """A staff login. `session_epoch` changes on password reset or deactivation, ending every open session."""
 
     __tablename__ = "users"
-    __audit_redact__ = ("password_hash",)
+    __audit_redact__ = ("password_hash", "totp_secret")
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=40, unique=True, index=True)
@@ -38,6 +38,11 @@ class User(SQLModel, table=True):
     session_epoch: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    # TOTP second factor (RFC 6238; credit.services.totp): the secret encrypted (AES-GCM under a key derived
+    # from SECRET_KEY, bound to the user id), whether it is on, and the last time step used (no replay).
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_enabled: bool = Field(default=False)
+    totp_last_step: int | None = None
 
     # The Flask-Login user protocol, without importing Flask here.
     @property

@@ -82,6 +82,15 @@ class BlackListing:
 
 
 @dataclass(frozen=True)
+class InternalControl:
+    """Internal control of the due process (内部控制). `separation_of_duties`: whoever approved a case's
+    triggering record may not decide its black listing nor register the firm's waiver, and whoever decided
+    a listing may not decide an objection or credit-repair application against it (credit.rules.duties)."""
+
+    separation_of_duties: bool = True
+
+
+@dataclass(frozen=True)
 class Measure:
     code: str
     when: str
@@ -138,6 +147,7 @@ class RuleSet:
     document: dict[str, Any] = field(compare=False, repr=False)
     version: int = 0
     announcements: AnnouncementRules = field(default_factory=lambda: AnnouncementRules(), compare=False)
+    control: InternalControl = field(default_factory=InternalControl)
 
     def rule_for(self, event_type: str, severity: str | None) -> PointRule | None:
         """The point rule of an event: by type and severity, or by type alone."""
@@ -320,6 +330,7 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
         raise RuleSetError("supervision 须为 A、B、C、D 各一个 0 到 1 之间的比例")
     return RuleSet(
         announcements=parse_announcement_rules(document),
+        control=parse_internal_control(document),
         name=str(document.get("name", "")),
         base_score=_int(document, "base_score", "规则集"),
         positive_cap=_int(document, "positive_cap", "规则集", minimum=0),
@@ -335,6 +346,20 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
         document=document,
         version=version,
     )
+
+
+def parse_internal_control(document: dict[str, Any]) -> InternalControl:
+    """The `[internal_control]` table; versions saved before it existed keep separation of duties on."""
+    doc = document.get("internal_control") or {}
+    if not isinstance(doc, dict):
+        raise RuleSetError("internal_control 须为一个表")
+    unknown = set(doc) - {"separation_of_duties"}
+    if unknown:
+        raise RuleSetError(f"internal_control 中有未知的设置：{'、'.join(sorted(unknown))}")
+    value = doc.get("separation_of_duties", True)
+    if not isinstance(value, bool):
+        raise RuleSetError("internal_control.separation_of_duties 须为 true 或 false")
+    return InternalControl(separation_of_duties=value)
 
 
 def _texts(values: Any, where: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:

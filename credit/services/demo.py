@@ -74,6 +74,9 @@ def _event_rows(events: list[dict], firm_ids: dict[str, int], recorder_id: int, 
     ]
 
 
+SECOND_REVIEWER = "reviewer2"
+
+
 def seed_demo(
     session: Session,
     *,
@@ -99,6 +102,11 @@ def seed_demo(
                 session, username=role.value, role=role.value, password=password, display_name=f"演示{role.value}"
             )
             report.credentials[role.value] = password
+    if get_user(session, SECOND_REVIEWER) is None:
+        # Separation of duties: `reviewer` approved the history, so a second reviewer decides the lists.
+        password = secrets.token_urlsafe(12) + "9"
+        create_user(session, username=SECOND_REVIEWER, role="reviewer", password=password, display_name="演示审核员二")
+        report.credentials[SECOND_REVIEWER] = password
     new_firms = _insert_firms(session, iter_firms(firms, seed=seed), report, progress)
     if not new_firms:
         return report
@@ -208,6 +216,7 @@ def _play_the_last_months(session: Session, recorder: User, reviewer: User, sign
     serve_notices(
         session, unserved_proposals(session), by=recorder, on=proposed, method="direct", note="演示:直接送达,企业签收"
     )
-    approve_due(session, reviewer, on=day - timedelta(days=30))
+    # Separation of duties: the demo reviewer approved the history, so a second reviewer decides the lists.
+    approve_due(session, get_user(session, SECOND_REVIEWER) or reviewer, on=day - timedelta(days=30))
     publish_period(session, last_ended_period(day, "monthly"), published_by="system:demo", today=day, signer=signer)
     assess_all(session, as_of=day)

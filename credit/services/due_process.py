@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from credit import clock
 from credit.clock import BUREAU_TZ, FutureDate, check_not_future
+from credit.db import lock_for_update
 from credit.models import (
     CreditEvent,
     EventStatus,
@@ -25,11 +26,13 @@ from credit.models import (
     Petition,
     PetitionKind,
     PetitionStatus,
+    RuleSetVersion,
     User,
     utcnow,
 )
 from credit.rules.calendar import WorkingCalendar
 from credit.rules.dates import add_months, cutoff
+from credit.rules.duties import DutyConflict, listing_decision_conflict, petition_decision_conflict
 from credit.rules.evaluate import evaluate
 from credit.rules.listings import (
     SERVICE_LABELS,
@@ -43,7 +46,7 @@ from credit.rules.listings import (
     objection_deadline,
 )
 from credit.rules.listings import repair_conditions as repair_rule
-from credit.rules.ruleset import RuleSet, Trigger
+from credit.rules.ruleset import InternalControl, RuleSet, Trigger, default_ruleset
 from credit.services.assessment import firm_facts
 from credit.services.audit import record_action
 from credit.services.calendar import working_calendar
@@ -67,11 +70,12 @@ class DueProcessError(ValueError):
     """A step of the due process that cannot be taken; the message says why. `field` names the input
     at fault (for forms), `limited` marks a refusal by the anti-abuse limit."""
 
-    def __init__(self, message: str, *, field: str = "", limited: bool = False):
+    def __init__(self, message: str, *, field: str = "", limited: bool = False, code: str = ""):
         super().__init__(message)
         self.message = message
         self.field = field
         self.limited = limited
+        self.code = code  # a refusal by separation of duties: its credit.rules.duties.DutyCode
 
 
 # --- rules and facts of a listing -----------------------------------------------------------------------
@@ -137,6 +141,62 @@ def trigger_facts(session: Session, listing: Listing) -> list[TriggerFacts]:
 def _require_reviewer(user: User) -> None:
     if not user.has_role("reviewer") or not user.is_active:
         raise DueProcessError(f"{user.username} 不是在职的审核员,不能作出决定")
+
+
+# --- separation of duties (credit.rules.duties) -------------------------------------------------------------
+
+
+def internal_control(session: Session) -> InternalControl:
+    """The internal-control settings of the rule set in force (read only: a page may ask on a GET)."""
+    row = session.exec(select(RuleSetVersion).where(col(RuleSetVersion.active).is_(True))).first()
+    return (ruleset_of(row) if row is not None else default_ruleset()).control
+
+
+def trigger_approvers(session: Session, listing: Listing) -> set[int]:
+    """Who approved the records a black entry rests on (its trigger facts)."""
+    if listing.kind != ListKind.black:
+        return set()
+    return {e.reviewed_by_id for t in trigger_facts(session, listing) for e in t.events if e.reviewed_by_id}
+
+
+def listing_duty_conflict(
+    session: Session, listing: Listing, user: User, *, waiver: bool = False
+) -> DutyConflict | None:
+    """Why separation of duties keeps `user` from deciding this entry (or registering its waiver), or None."""
+    enabled = internal_control(session).separation_of_duties
+    if not enabled or listing.kind != ListKind.black:
+        return None
+    return listing_decision_conflict(
+        enabled=enabled, person_id=user.id, trigger_approver_ids=trigger_approvers(session, listing), waiver=waiver
+    )
+
+
+def petition_duty_conflict(session: Session, petition: Petition, user: User) -> DutyConflict | None:
+    """Why separation of duties keeps `user` from deciding this petition, or None."""
+    enabled = internal_control(session).separation_of_duties
+    if not enabled:
+        return None
+    listing = session.get(Listing, petition.listing_id) if petition.listing_id else None
+    event = session.get(CreditEvent, petition.event_id) if petition.event_id else None
+    return petition_decision_conflict(
+        enabled=enabled,
+        person_id=user.id,
+        listing_decided_by_id=listing.decided_by_id if listing is not None else None,
+        record_approved_by_id=event.reviewed_by_id if event is not None else None,
+    )
+
+
+def _refuse_conflict(conflict: DutyConflict | None) -> None:
+    if conflict is not None:
+        raise DueProcessError(conflict.message, field="duty", code=conflict.code.value)
+
+
+def _decided_by_someone(session: Session, who_id: int | None, when: object, what: str) -> DueProcessError:
+    """The refusal of a decision someone else took first (two reviewers at once: one decides)."""
+    who = session.get(User, who_id) if who_id else None
+    name = who.display_name or who.username if who is not None else "他人"
+    on = f"于 {when} " if when else ""
+    return DueProcessError(f"{what}已由{name}{on}处理，无需再作决定", field="conflict")
 
 
 # --- objections that hold a decision ----------------------------------------------------------------------
@@ -211,10 +271,14 @@ def decide_black(session: Session, listing: Listing, reviewer: User, *, approve:
     waived it; never while an objection is open; a refusal to list needs a reason."""
     _require_reviewer(reviewer)
     _decision_date(on)
+    lock_for_update(session, listing)
+    if listing.status != ListingStatus.proposed and listing.decided_by_id is not None:
+        raise _decided_by_someone(session, listing.decided_by_id, listing.decided_on, f"条目 #{listing.id} ")
     refusal = refusal_to_decide(listing, on)
     if refusal is not None:
         raise DueProcessError(f"条目 #{listing.id}:{refusal.message}")
     _refuse_while_held(session, listing)
+    _refuse_conflict(listing_duty_conflict(session, listing, reviewer))
     note = " ".join(note.split())[:1000]
     listing.decided_on = on
     listing.decided_by_id = reviewer.id
@@ -333,12 +397,14 @@ def waive_objection(session: Session, listing: Listing, *, recorded_by: User, no
     was received): a reviewer may then decide at once."""
     if not recorded_by.has_role("recorder", "reviewer") or not recorded_by.is_active:
         raise DueProcessError(f"{recorded_by.username} 无权登记放弃陈述申辩")
+    lock_for_update(session, listing)
     if listing.kind != ListKind.black or listing.status != ListingStatus.proposed:
         raise DueProcessError(f"条目 #{listing.id} 不是拟列入(告知中)的黑榜条目")
     if listing.waived:
         raise DueProcessError(f"条目 #{listing.id} 已登记放弃陈述申辩")
     if listing.served_on is None:
         raise DueProcessError(f"条目 #{listing.id} 的告知书尚未送达:企业须先收到告知,才能放弃陈述申辩")
+    _refuse_conflict(listing_duty_conflict(session, listing, recorded_by, waiver=True))
     note = " ".join(note.split())
     if not note:
         raise DueProcessError("须写明企业放弃的方式和材料(如书面声明及日期)", field="note")
@@ -360,15 +426,21 @@ def due_proposals(session: Session, *, on: date) -> list[Listing]:
     )
 
 
-def approve_due(session: Session, reviewer: User, *, on: date) -> list[Listing]:
+def approve_due(session: Session, reviewer: User, *, on: date, barred: list[Listing] | None = None) -> list[Listing]:
     """List every served proposal whose objection period is over with no objection holding it (see
     holding_objections), as decided by `reviewer` on `on`; the others wait — unserved ones, ones whose
-    deadline cannot be computed, ones still in their period. Idempotent: a second run decides nothing more."""
+    deadline cannot be computed, ones still in their period, and ones separation of duties keeps from
+    `reviewer` (appended to `barred` when given: another reviewer decides them). Idempotent: a second run
+    decides nothing more."""
     _require_reviewer(reviewer)
     _decision_date(on)
     decided = []
     for listing in due_proposals(session, on=on):
         if holding_objections(session, listing):
+            continue
+        if listing_duty_conflict(session, listing, reviewer) is not None:
+            if barred is not None:
+                barred.append(listing)
             continue
         decide_black(session, listing, reviewer, approve=True, note="告知期满未提出异议,批量决定列入", on=on)
         decided.append(listing)
@@ -570,8 +642,10 @@ def decide_petition(
     condition holds (else refused here, naming the conditions that fail) and removes the entry early."""
     _require_reviewer(reviewer)
     _decision_date(on)
+    lock_for_update(session, petition)
     if petition.status != PetitionStatus.open:
-        raise DueProcessError(f"申请 {petition.reference} 已于先前作出决定")
+        raise _decided_by_someone(session, petition.decided_by_id, None, f"申请 {petition.reference} ")
+    _refuse_conflict(petition_duty_conflict(session, petition, reviewer))
     reason = " ".join(str(reason or "").split())
     if not reason:
         raise DueProcessError("须说明决定理由", field="reason")

@@ -14,6 +14,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit.catalog import EVENT_TYPES
+from credit.db import lock_for_update
 from credit.models import Actor, ApiKey, AuditEntry, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
 from credit.models.audit import audit_row
 from credit.services.assessment import after_batch_effective, after_event_change
@@ -144,6 +145,14 @@ def record_event(
     return event
 
 
+def _taken_by_someone(session: Session, event: CreditEvent, what: str) -> EventError:
+    """The refusal of a step another reviewer took first (two reviewers at once: one succeeds)."""
+    who_id = event.revoked_by_id if event.status == EventStatus.revoked else event.reviewed_by_id
+    who = session.get(User, who_id) if who_id else None
+    name = (who.display_name or who.username) if who is not None else "他人"
+    return EventError(f"事件 #{event.id} 已由{name}处理（现为 {event.status}），不能再{what}")
+
+
 def _require_reviewer(event: CreditEvent, reviewer: User) -> None:
     if not reviewer.has_role("reviewer"):
         raise EventError(f"{reviewer.username} 不是审核员")
@@ -154,8 +163,9 @@ def _require_reviewer(event: CreditEvent, reviewer: User) -> None:
 def approve_event(session: Session, event: CreditEvent, reviewer: User, note: str = "") -> CreditEvent:
     """pending → effective, by a reviewer who did not record it. Approving a correction revokes the
     record it corrects in the same transaction."""
+    lock_for_update(session, event)
     if event.status != EventStatus.pending:
-        raise EventError(f"事件 #{event.id} 状态为 {event.status},不能审核")
+        raise _taken_by_someone(session, event, "审核")
     _require_reviewer(event, reviewer)
     now = utcnow()
     if event.corrects_id is not None:
@@ -180,8 +190,9 @@ def approve_event(session: Session, event: CreditEvent, reviewer: User, note: st
 
 def reject_event(session: Session, event: CreditEvent, reviewer: User, reason: str) -> CreditEvent:
     """pending → rejected, with a reason, by a reviewer who did not record it."""
+    lock_for_update(session, event)
     if event.status != EventStatus.pending:
-        raise EventError(f"事件 #{event.id} 状态为 {event.status},不能驳回")
+        raise _taken_by_someone(session, event, "驳回")
     _require_reviewer(event, reviewer)
     if not reason.strip():
         raise EventError([FieldError("reason", "驳回须说明理由")])
@@ -196,6 +207,9 @@ def reject_event(session: Session, event: CreditEvent, reviewer: User, reason: s
 
 def revoke_event(session: Session, event: CreditEvent, reviewer: User, reason: str) -> CreditEvent:
     """effective → revoked (撤销), with a reason. The record stays on the file, marked revoked."""
+    lock_for_update(session, event)
+    if event.status == EventStatus.revoked:
+        raise _taken_by_someone(session, event, "撤销")
     if event.status != EventStatus.effective:
         raise EventError(f"只能撤销已生效的事件(#{event.id} 为 {event.status})")
     if not reviewer.has_role("reviewer"):

@@ -143,9 +143,11 @@ class LoginResult:
     user: User | None
     locked: bool = False
     retry_after: int = 0  # seconds to wait before the next attempt is even checked
+    second_factor: bool = False  # the password was right; the user's TOTP code is still to come
 
 
-def _throttled(session: Session, username: str, address: str | None, backoff_seconds: int) -> LoginResult | None:
+def throttled(session: Session, username: str, address: str | None, backoff_seconds: int) -> LoginResult | None:
+    """The refusal due to earlier failures of this name from this address (locked, or wait), or None."""
     count, newest = _failures(session, address=address, username=username)
     per_address, _ = _failures(session, address=address)
     if count >= MAX_FAILED_LOGINS or per_address >= MAX_FAILED_PER_ADDRESS:
@@ -176,15 +178,20 @@ def authenticate(
     address slow down, then stop, that address's attempts (never the owner's from elsewhere)."""
     username = username.strip().lower()
     address = session.info["actor"].address
-    throttled = _throttled(session, username, address, backoff_seconds)
-    if throttled is not None:
-        note = "locked out" if throttled.locked else f"retry after {throttled.retry_after} s"
+    refused = throttled(session, username, address, backoff_seconds)
+    if refused is not None:
+        note = "locked out" if refused.locked else f"retry after {refused.retry_after} s"
         record_action(session, action="login_refused", entity="login", entity_id=username, note=note)
-        return throttled
+        return refused
     user = get_user(session, username)
     if user is None or not user.is_active:
         _dummy_check(password)
-    elif check_password_hash(user.password_hash, password):
+    elif check_password_hash(user.password_hash, password):  # one hash check, whatever follows
+        if user.totp_enabled:
+            # Half a log-in: the code is still to come (credit.services.totp.complete_login). Not a
+            # success, so the failures of this name from this address keep counting.
+            record_action(session, action="login_password", entity="login", entity_id=username)
+            return LoginResult(user, second_factor=True)
         # From here on the session acts in the name of the user who has proved who they are.
         prior = session.info["actor"]
         session.info["actor"] = Actor(label=user.username, source=prior.source, user_id=user.id, address=address)

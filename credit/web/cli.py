@@ -463,10 +463,14 @@ def listings_approve_due_command(by: str, as_of: str | None) -> None:
         with session_scope(_engine(), _actor()) as session:
             reviewer = _user(session, by, "reviewer")
             session.info["actor"] = Actor(label=reviewer.username, source="cli", user_id=reviewer.id)
-            decided = approve_due(session, reviewer, on=day)
+            barred: list = []
+            decided = approve_due(session, reviewer, on=day, barred=barred)
     except DueProcessError as exc:
         fail(str(exc))
     click.echo(f"{day}:{len(decided)} 家企业列入黑榜(告知已送达、异议期满且无未决异议),由 {reviewer.username} 决定。")
+    if barred:
+        ids = "、".join(f"#{entry.id}" for entry in barred)
+        click.echo(f"另有 {len(barred)} 件因 {reviewer.username} 批准了其触发记录，按职责分离须由其他审核员决定：{ids}")
 
 
 @credit_cli.group("calendar")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from credit.db import is_unavailable
+from credit.db import is_locked, is_unavailable
 from credit.services.signing import SigningError
 from credit.web.extensions import login_manager
 
@@ -27,9 +27,13 @@ MESSAGES = {
     413: _l("上传的文件太大。"),
     429: _l("请求过于频繁,请稍后再试。"),
     500: _l("服务器内部错误,已记录。请稍后再试。"),
+    503: _l("系统正忙，您的操作未执行，请稍后重试。"),
 }
 # The database cannot serve just now (credit.db.is_unavailable): down, restarting, locked.
 UNAVAILABLE = _l("系统暂时无法访问数据库，请稍后再试。")
+
+# Seconds a client is asked to wait when the database stayed locked (SQLite, past its busy timeout).
+BUSY_RETRY_AFTER = 2
 
 
 def wants_json() -> bool:
@@ -94,6 +98,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
     def _database(err: Exception):
-        if is_unavailable(err):
+        if is_locked(err):
+            # SQLite still locked after the busy timeout (credit.db): nothing was written; say so and ask
+            # the client to come back soon, never a 500 (issue 11, failure 6).
+            app.logger.warning("database locked past the busy timeout on %s %s", request.method, request.path)
+            response = make_response(error_response(503, "busy", str(MESSAGES[503])))
+            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+            return response
+        if is_unavailable(err):  # down, restarting, refusing connections
             return unavailable_response(err)
         return _unexpected(err)

@@ -70,6 +70,11 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField(_l("重设密码"))
 
 
+class ResetTotpForm(FlaskForm):
+    confirmed = HiddenField()  # set by the confirmation page
+    submit = SubmitField(_l("重置动态口令"))
+
+
 class ApiKeyForm(FlaskForm):
     department = StringField(_l("部门"), validators=[DataRequired(), Length(max=100)])
     scopes = SelectMultipleField(

@@ -17,8 +17,17 @@ from credit.services.assessment import assess_firm
 from credit.services.audit import audit_entries
 from credit.services.events import FileQuery, credit_file, users_by_id
 from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_errors, get_firm, search_firms, update_firm
+from credit.services.totp import TotpError, reset_second_factor
 from credit.services.users import UserError, create_user, set_password, update_user
-from credit.web.admin.forms import ApiKeyForm, FirmForm, ResetPasswordForm, RevokeKeyForm, UserCreateForm, UserEditForm
+from credit.web.admin.forms import (
+    ApiKeyForm,
+    FirmForm,
+    ResetPasswordForm,
+    ResetTotpForm,
+    RevokeKeyForm,
+    UserCreateForm,
+    UserEditForm,
+)
 from credit.web.db import get_session, unit_of_work
 from credit.web.helpers import cursor_arg, date_arg
 from credit.web.security import STAFF, roles_required
@@ -244,7 +253,8 @@ def user_edit(user_id: int):
             flash(_("已保存。"), "success")
             return redirect(url_for("admin.user_list"))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("admin/user_form.html", form=form, reset=reset, user=user), status
+    totp_form = ResetTotpForm(prefix="totp")
+    return render_template("admin/user_form.html", form=form, reset=reset, totp_form=totp_form, user=user), status
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -265,6 +275,36 @@ def user_password(user_id: int):
         for errors in reset.errors.values():
             for error in errors:
                 flash(str(error), "error")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/totp-reset", methods=["POST"])
+@roles_required("admin")
+def user_totp_reset(user_id: int):
+    """Clear a user's second factor (a lost phone), after a confirmation that says what it does."""
+    user = _user_or_404(user_id)
+    form = ResetTotpForm(prefix="totp")
+    if not form.validate_on_submit() or not (user.totp_enabled or user.totp_secret):
+        return redirect(url_for("admin.user_edit", user_id=user.id))
+    if form.confirmed.data != "yes":
+        return confirm_page(
+            title=_("重置 %(name)s 的动态口令", name=user.username),
+            effects=[
+                _("%(name)s 此后仅凭密码即可登录，直到重新设置动态口令。", name=user.username),
+                _("请先核实本人身份（如手机遗失的书面说明）；重置记入审计日志。"),
+            ],
+            action=url_for("admin.user_totp_reset", user_id=user.id),
+            form=form,
+            confirm_label=_("确认重置"),
+            back=url_for("admin.user_edit", user_id=user.id),
+        )
+    try:
+        with unit_of_work() as session:
+            reset_second_factor(session, session.merge(user), by=session.get(User, current_user.id))
+    except TotpError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("已重置 %(name)s 的动态口令。", name=user.username), "success")
     return redirect(url_for("admin.user_edit", user_id=user.id))
 
 

@@ -21,3 +21,18 @@ class PasswordForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField(_l("退出"))
+
+
+class CodeForm(FlaskForm):
+    """The second step of a log-in, or the confirmation of enrolment: the authenticator's 6 digits."""
+
+    code = StringField(
+        _l("动态口令"),
+        validators=[DataRequired(), Length(min=6, max=10)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField(_l("确认"))
+
+
+class TotpStartForm(FlaskForm):
+    submit = SubmitField(_l("开始设置动态口令"))

@@ -14,6 +14,7 @@ from sqlmodel import col, func, select
 from credit.clock import parse_past_date, today
 from credit.models import CreditEvent, Firm, Listing, ListingStatus, ListKind, Petition, PetitionKind, User
 from credit.models.ruleset import RuleSetVersion
+from credit.rules.duties import DutyCode, DutyConflict
 from credit.rules.ruleset import RuleSet, default_ruleset
 from credit.services.audit import audit_entries
 from credit.services.due_process import (
@@ -25,6 +26,8 @@ from credit.services.due_process import (
     decide_petition,
     file_petition,
     holding_objections,
+    listing_duty_conflict,
+    petition_duty_conflict,
     petition_queue,
     petitions_for_firm,
     refusal_to_decide,
@@ -58,6 +61,15 @@ PETITION_STATUS_LABELS = {
     ("repair", "open"): _l("待处理"),
     ("repair", "granted"): _l("准予信用修复"),
     ("repair", "refused"): _l("不予信用修复"),
+}
+# Why separation of duties hides a button (credit.rules.duties), as the page says it.
+DUTY_REASONS = {
+    DutyCode.approved_trigger: _l("您批准了该案的触发记录，按职责分离不能作出列入决定，须由其他审核员决定。"),
+    DutyCode.approved_trigger_waiver: _l("您批准了该案的触发记录，按职责分离不能登记企业放弃陈述申辩。"),
+    DutyCode.decided_listing: _l(
+        "您作出了该榜单条目的列入决定，按职责分离不能对针对它的申请作出决定，须由其他审核员决定。"
+    ),
+    DutyCode.approved_record: _l("您批准了该信用记录，按职责分离不能对针对它的异议作出决定，须由其他审核员决定。"),
 }
 FILED_VIA_LABELS = {"public": _l("网上提交"), "recorder": _l("窗口代为登记")}
 STATUS_FILTERS = ("open", "unserved", "proposed", "listed", "removed", "withdrawn", "all")
@@ -102,6 +114,17 @@ def displayed_rules(session) -> RuleSet:
 
 def _me() -> User:
     return get_session().get(User, current_user.id)  # type: ignore[return-value]
+
+
+def duty_reason(conflict: DutyConflict | None) -> str | None:
+    """The page's text for a step separation of duties keeps from the signed-in user, or None."""
+    return str(DUTY_REASONS[conflict.code]) if conflict is not None else None
+
+
+def _flash_refusal(exc: DueProcessError) -> None:
+    """A refused step as a message; a refusal by separation of duties in the page's language."""
+    reason = DUTY_REASONS.get(exc.code) if exc.code else None  # type: ignore[call-overload]
+    flash(str(reason) if reason is not None else str(exc), "error")
 
 
 def _listing_or_404(listing_id: int) -> Listing:
@@ -266,8 +289,16 @@ def listing_detail(listing_id: int):
     history = audit_entries(session, entity="listing", entity_id=str(listing.id), limit=100)
     people = users_by_id(session, [listing.decided_by_id, listing.served_by_id, *(p.decided_by_id for p in petitions)])
     proposed = listing.status == ListingStatus.proposed
+    me = _me()
+    decide_barred = waive_barred = None
+    if proposed and me.has_role("reviewer"):
+        decide_barred = duty_reason(listing_duty_conflict(session, listing, me))
+    if proposed and me.has_role("recorder", "reviewer"):
+        waive_barred = duty_reason(listing_duty_conflict(session, listing, me, waiver=True))
     return render_template(
         "dueprocess/listing_detail.html",
+        decide_barred=decide_barred,
+        waive_barred=waive_barred,
         refusal=refusal_to_decide(listing, today()) if proposed else None,
         blocked_year=deadline_blocked_by(session, listing) if proposed else None,
         serve_form=_serve_form(),
@@ -297,7 +328,7 @@ def listing_decide(listing_id: int):
                     session, session.merge(listing), _me(), approve=approve, note=form.note.data or "", on=today()
                 )
         except DueProcessError as exc:
-            flash(str(exc), "error")
+            _flash_refusal(exc)
         else:
             if approve:
                 flash(
@@ -325,7 +356,7 @@ def listing_waive(listing_id: int):
             with unit_of_work() as session:
                 waive_objection(session, session.merge(listing), recorded_by=_me(), note=form.note.data or "")
         except DueProcessError as exc:
-            flash(str(exc), "error")
+            _flash_refusal(exc)
         else:
             flash(_("已登记企业放弃陈述申辩,审核员可即时作出决定。"), "success")
     else:
@@ -414,8 +445,10 @@ def petition_detail(petition_id: int):
             rectified=petition.rectified,
         )
     form = PetitionDecisionForm(prefix="decide")
+    barred = duty_reason(petition_duty_conflict(session, petition, _me())) if petition.status == "open" else None
     return render_template(
         "dueprocess/petition_detail.html",
+        barred=barred,
         petition=petition,
         firm=session.get(Firm, petition.firm_id),
         listing=listing,
@@ -446,7 +479,7 @@ def petition_decide(petition_id: int):
                     on=today(),
                 )
         except DueProcessError as exc:
-            flash(str(exc), "error")
+            _flash_refusal(exc)
         else:
             flash(outcome.message, "success")
     else:

@@ -9,14 +9,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlmodel import col, select
-from wtforms import StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from credit.clock import today
+from credit.db import begin_write
 from credit.models import RuleSetVersion
 from credit.rules.ruleset import RuleSetError
-from credit.services.assessment import assess_all
-from credit.services.rulesets import activate_version, active_version, diff_versions, ruleset_of, save_version
+from credit.services.activation import ActivationEffect, activate_with_effect, preview_activation
+from credit.services.rulesets import active_version, diff_versions, ruleset_of, save_version
+from credit.web.admin.routes import confirm_page
 from credit.web.db import get_session, unit_of_work
 from credit.web.security import STAFF, roles_required
 
@@ -30,6 +32,7 @@ class RuleSetForm(FlaskForm):
 
 
 class ActivateForm(FlaskForm):
+    confirmed = HiddenField()  # set by the confirmation page: the first POST only shows the effect
     submit = SubmitField(_l("启用此版本并重新评价全部企业"))
 
 
@@ -84,13 +87,65 @@ def version_new():
     return render_template("rules/version_form.html", form=form), 422 if form.errors else 200
 
 
+def grade_name(grade: str | None) -> str:
+    return grade if grade else str(_l("未评价"))
+
+
+def effect_lines(effect: ActivationEffect, name: str) -> list[str]:
+    """The confirmation page's account of an activation's effect."""
+    lines = [
+        _(
+            "启用版本 %(v)s（%(name)s），并按 %(day)s 重新评价全部 %(n)s 家企业。",
+            v=effect.version,
+            name=name,
+            day=effect.as_of,
+            n=effect.firms,
+        ),
+        _("等级改变的企业：%(n)s 家。", n=effect.changed),
+    ]
+    lines += [
+        _("%(before)s → %(after)s：%(n)s 家", before=grade_name(before), after=after, n=n)
+        for before, after, n in effect.transitions
+    ]
+    lines.append(_("新增黑榜拟列入：%(n)s 家（送达告知书、异议期满后方可决定）。", n=effect.black_proposed))
+    lines.append(_("新列入红榜：%(n)s 家；红榜续期：%(r)s 家。", n=effect.red_listed, r=effect.red_renewed))
+    return lines
+
+
 @bp.route("/rules/<int:version>/activate", methods=["POST"])
 @roles_required("admin")
 def version_activate(version: int):
-    _version_or_404(version)
-    if ActivateForm().validate_on_submit():
-        with unit_of_work() as session:
-            row = activate_version(session, version)
-            run = assess_all(session, as_of=today(), rules=ruleset_of(row))
-        flash(_("版本 %(v)s 已启用,已重新评价 %(n)s 家企业。", v=version, n=run.firms), "success")
+    row = _version_or_404(version)
+    form = ActivateForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("rules.version_detail", version=version))
+    if form.confirmed.data != "yes":
+        # The first POST shows the effect and changes nothing: the run is made and rolled back.
+        session = get_session()
+        begin_write(session)
+        try:
+            effect = preview_activation(session, version, as_of=today())
+        finally:
+            session.rollback()
+        return confirm_page(
+            title=_("启用规则集版本 %(v)s", v=version),
+            effects=effect_lines(effect, row.name),
+            action=url_for("rules.version_activate", version=version),
+            form=form,
+            confirm_label=_("确认启用"),
+            back=url_for("rules.version_detail", version=version),
+        )
+    with unit_of_work() as session:
+        effect = activate_with_effect(session, version, as_of=today())
+    flash(
+        _(
+            "版本 %(v)s 已启用，已重新评价 %(n)s 家企业：%(c)s 家等级改变，新增黑榜拟列入 %(b)s 家，新列入红榜 %(r)s 家。",
+            v=version,
+            n=effect.firms,
+            c=effect.changed,
+            b=effect.black_proposed,
+            r=effect.red_listed,
+        ),
+        "success",
+    )
     return redirect(url_for("rules.version_detail", version=version))
