@@ -68,6 +68,17 @@ class Config:
     # After 3 failed log-ins of one name from one address, each further attempt waits this long, doubling.
     LOGIN_BACKOFF_SECONDS = int(os.environ.get("LOGIN_BACKOFF_SECONDS", "2"))
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # uploads: a spreadsheet of a million rows fits
+    # Import files (credit.services.tabular.ReadLimits, docs/security.md): XLSX zip directory ceilings
+    # checked before anything inflates, row/column/token ceilings while reading; CSV bytes and rows.
+    UPLOAD_XLSX_MAX_MEMBERS = int(os.environ.get("UPLOAD_XLSX_MAX_MEMBERS", "1000"))
+    UPLOAD_XLSX_MAX_MEMBER_BYTES = int(os.environ.get("UPLOAD_XLSX_MAX_MEMBER_BYTES", str(512 * 1024 * 1024)))
+    UPLOAD_XLSX_MAX_TOTAL_BYTES = int(os.environ.get("UPLOAD_XLSX_MAX_TOTAL_BYTES", str(1024 * 1024 * 1024)))
+    UPLOAD_XLSX_MAX_RATIO = int(os.environ.get("UPLOAD_XLSX_MAX_RATIO", "200"))
+    UPLOAD_XLSX_MAX_ROWS = int(os.environ.get("UPLOAD_XLSX_MAX_ROWS", "1048576"))
+    UPLOAD_XLSX_MAX_COLUMNS = int(os.environ.get("UPLOAD_XLSX_MAX_COLUMNS", "256"))
+    UPLOAD_XLSX_MAX_TOKEN_BYTES = int(os.environ.get("UPLOAD_XLSX_MAX_TOKEN_BYTES", str(1024 * 1024)))
+    UPLOAD_CSV_MAX_BYTES = int(os.environ.get("UPLOAD_CSV_MAX_BYTES", str(512 * 1024 * 1024)))
+    UPLOAD_CSV_MAX_ROWS = int(os.environ.get("UPLOAD_CSV_MAX_ROWS", "2000000"))
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # The bureau's name on notices (告知书) and the Atom feed's tag authority (default: the request host).

@@ -19,7 +19,7 @@ from credit.models.audit import audit_row, write_audit
 from credit.services.bulk import insert_rows
 from credit.services.event_input import EVENT_FIELDS, EventInput, parse_event
 from credit.services.events import record_batch_approval
-from credit.services.tabular import ImportFileError, RowError, open_source, read_table
+from credit.services.tabular import DEFAULT_LIMITS, ImportFileError, ReadLimits, RowError, open_source, read_table
 
 EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "uscc": ("统一社会信用代码", "信用代码"),
@@ -281,13 +281,17 @@ def _link(session: Session, run: _Run) -> None:
     run.report.created += len(rows)
 
 
-def _first_rows(stream: IO[bytes], filename: str, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+def _first_rows(
+    stream: IO[bytes], filename: str, keys: set[tuple[str, str, str]], limits: ReadLimits
+) -> dict[tuple[str, str, str], int]:
     """The row where each of these natural keys first appears (a second pass, only when a key repeats
     across chunks: the first pass keeps no per-row memory)."""
     found: dict[tuple[str, str, str], int] = {}
     stream.seek(0)
     day = today()
-    for number, raw in read_table(stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename):
+    for number, raw in read_table(
+        stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename, limits=limits
+    ):
         event, _ = parse_event(_normalise(raw), as_of=day)
         if event is None:
             continue
@@ -307,6 +311,7 @@ def import_events(
     filename: str = "",
     approve_as: User | None = None,
     progress: Callable[[int], None] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> EventImportReport:
     """Import an events file as `recorder`. Any bad row and nothing is written (the work is done inside a
     savepoint that is rolled back). Rows whose natural key is already on file are skipped. With
@@ -328,7 +333,14 @@ def import_events(
     stream = open_source(source)
     try:
         return _import_stream(
-            session, stream, report, recorder=recorder, filename=filename, approve_as=approve_as, progress=progress
+            session,
+            stream,
+            report,
+            recorder=recorder,
+            filename=filename,
+            approve_as=approve_as,
+            progress=progress,
+            limits=limits,
         )
     finally:
         if stream is not source:
@@ -344,6 +356,7 @@ def _import_stream(
     filename: str,
     approve_as: User | None,
     progress: Callable[[int], None] | None,
+    limits: ReadLimits,
 ) -> EventImportReport:
     sha256 = _sha256(stream)
     savepoint = session.begin_nested()
@@ -365,7 +378,9 @@ def _import_stream(
     )
     pending: list[tuple[int, dict[str, str]]] = []
     try:
-        for number, raw in read_table(stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename):
+        for number, raw in read_table(
+            stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename, limits=limits
+        ):
             report.rows += 1
             pending.append((number, raw))
             if len(pending) == CHUNK:
@@ -387,7 +402,7 @@ def _import_stream(
     if report.ok:
         _link(session, run)
     if run.repeated:
-        first = _first_rows(stream, filename, {key for _, key in run.repeated})
+        first = _first_rows(stream, filename, {key for _, key in run.repeated}, limits)
         report.errors += [RowError(number, "document_no", _repeat(first.get(key, 0))) for number, key in run.repeated]
     if not report.ok:
         savepoint.rollback()

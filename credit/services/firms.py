@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from credit.models import Firm, FirmCreate, utcnow
 from credit.models.firm import FIRM_FIELDS
 from credit.services.firm_search import FirmPage, FirmQuery, search_firms  # noqa: F401  - callers import them here
-from credit.services.tabular import ImportFileError, RowError, read_table
+from credit.services.tabular import DEFAULT_LIMITS, ImportFileError, ReadLimits, RowError, read_table
 
 # Import header: the spec's English names plus the Chinese titles regulators use.
 FIRM_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -119,12 +119,15 @@ def import_firms(
     *,
     filename: str = "",
     progress: Callable[[int], None] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ImportReport:
     """Import a firm file, all or nothing: any bad row and nothing is written. New USCCs are created,
     known ones updated where their details changed, so re-importing a file adds nothing."""
     unreadable: list[RowError] = []
     try:
-        rows = read_table(source, FIRM_COLUMNS, required=REQUIRED_FIRM_COLUMNS, filename=filename, errors=unreadable)
+        rows = read_table(
+            source, FIRM_COLUMNS, required=REQUIRED_FIRM_COLUMNS, filename=filename, errors=unreadable, limits=limits
+        )
         valid, report = validate_firm_rows(rows)
     except ImportFileError as exc:
         return ImportReport(errors=exc.errors)

@@ -27,6 +27,7 @@ from credit.services.listings import expire_listings
 from credit.services.rulesets import active_version, ensure_default_ruleset
 from credit.services.users import UserError, create_user, get_user
 from credit.uscc import UsccError, validate_uscc
+from credit.web.helpers import read_limits
 
 
 class CreditGroup(AppGroup):
@@ -113,7 +114,7 @@ def import_firms_command(file: Path) -> None:
     """Import firms from CSV or XLSX, all or nothing."""
     with session_scope(_engine(), _actor()) as session:
         with click.progressbar(length=0, label="导入企业", file=sys.stderr) as bar:
-            report = import_firms(session, file, progress=bar.update)
+            report = import_firms(session, file, progress=bar.update, limits=read_limits())
         if not report.ok:
             session.rollback()
             for error in report.errors:
@@ -142,7 +143,9 @@ def import_events_command(file: Path, by: str, approve_as: str) -> None:
         reviewer = _user(session, approve_as, "reviewer") if approve_as else None
         session.info["actor"] = Actor(label=recorder.username, source="cli", user_id=recorder.id)
         with click.progressbar(length=0, label="导入信用事件", file=sys.stderr, show_pos=True) as bar:
-            report = import_events(session, file, recorder=recorder, approve_as=reviewer, progress=bar.update)
+            report = import_events(
+                session, file, recorder=recorder, approve_as=reviewer, progress=bar.update, limits=read_limits()
+            )
         if not report.ok:
             session.rollback()
             for error in report.errors:
@@ -188,6 +191,7 @@ def import_announcement_command(
                 mapping=saved,
                 defaults=Defaults(publisher=publisher, number=number, published_on=day),
                 progress=bar.update,
+                limits=read_limits(),
             )
         if not summary.ok:
             session.rollback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Flask, g, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_babel import format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
@@ -13,6 +13,7 @@ from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
 from credit.models.event import STATUS_LABELS
 from credit.models.user import ROLE_LABELS
 from credit.reference import INDUSTRY_SECTIONS, industry_label
+from credit.services.tabular import ReadLimits
 
 ACTION_LABELS = {
     "create": _l("新建"),
@@ -44,6 +45,11 @@ def localized_event_label(code: str) -> str:
     if event_type is None:
         return code
     return event_type.label_en if str(get_locale()) == "en" else event_type.label
+
+
+def read_limits() -> ReadLimits:
+    """The import-file ceilings of this app's configuration (UPLOAD_*), for every upload and CLI import."""
+    return ReadLimits.from_config(current_app.config)
 
 
 def date_arg(name: str, label: str | None = None) -> date | None:

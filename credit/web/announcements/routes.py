@@ -44,6 +44,7 @@ from credit.services.name_queue import firm_for_pick, mark_outside, referrals, r
 from credit.web.admin.forms import FirmForm
 from credit.web.announcements.forms import ConfirmImportForm, MappingForm, OutsideForm, PickForm, UploadForm
 from credit.web.db import get_session, unit_of_work
+from credit.web.helpers import read_limits
 from credit.web.security import STAFF, roles_required, safe_next
 
 bp = Blueprint("announcements", __name__)
@@ -157,6 +158,7 @@ def _run(data: bytes, filename: str, mapping_name: str, defaults: Defaults, *, d
             defaults=defaults,
             dry_run=dry_run,
             preview_rows=PREVIEW_ROWS if dry_run else 0,
+            limits=read_limits(),
         )
     return summary
 

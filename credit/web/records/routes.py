@@ -28,6 +28,7 @@ from credit.services.events import (
     users_by_id,
 )
 from credit.web.db import get_session, unit_of_work
+from credit.web.helpers import read_limits
 from credit.web.records.forms import (
     ApproveForm,
     BatchApproveForm,
@@ -234,7 +235,13 @@ def import_list():
             abort(403)
         upload = form.file.data
         with unit_of_work() as session:
-            report = import_events(session, upload.stream, filename=upload.filename or "upload", recorder=_me())
+            report = import_events(
+                session,
+                upload.stream,
+                filename=upload.filename or "upload",
+                recorder=_me(),
+                limits=read_limits(),
+            )
             if not report.ok:
                 session.rollback()
         if report.ok:
