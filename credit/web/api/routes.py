@@ -6,8 +6,6 @@ apply: a request carries its key in a header, never a cookie."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,6 +29,7 @@ from credit.services.publications import (
     publication_summary,
     withdrawals,
 )
+from credit.services.spreadsheet import CSV_MIMETYPE, csv_bytes
 from credit.uscc import RULES as USCC_RULES
 from credit.uscc import UsccError, validate_uscc
 from credit.web.api.auth import (
@@ -220,11 +219,9 @@ def current_listings():
     if fmt == "json":
         response = jsonify(as_of=day.isoformat(), listings=rows)
     else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["uscc", "name", "region", "list", "since", "until", "reason"])
-        writer.writeheader()
-        writer.writerows(rows)
-        response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+        columns = ["uscc", "name", "region", "list", "since", "until", "reason"]
+        content = csv_bytes(columns, ([row[c] for c in columns] for row in rows))
+        response = Response(content, mimetype=CSV_MIMETYPE)
         response.headers["Content-Disposition"] = f"attachment; filename=listings-{day.isoformat()}.csv"
     # The file changes at most when a list entry changes; a day's copy may be cached for an hour.
     response.headers["Cache-Control"] = "private, max-age=3600"
