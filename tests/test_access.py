@@ -60,6 +60,7 @@ PAGES: dict[str, tuple[str, object]] = {
     "checks.check_form": ("/check", {"checker"}),
     # Checkers see only their own receipts (tests/test_checks_web.py); this one was made through the API.
     "checks.receipt": ("/check/receipts/{receipt}", {"admin"}),
+    "admin.pilot_codes": ("/admin/pilot-codes", {"admin"}),
     "admin.api_keys": ("/admin/api-keys", {"admin"}),
     "checks.check_log": ("/admin/checks", {"admin"}),
     "checks.check_log_csv": ("/admin/checks.csv", {"admin"}),

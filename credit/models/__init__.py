@@ -18,6 +18,7 @@ from credit.models.check import ApiRate, CreditCheck
 from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
+from credit.models.pilot_code import PilotCode
 from credit.models.publication import Publication, PublicationEntry, PublicationExport, PublicationWithdrawal
 from credit.models.ruleset import RuleSetVersion
 from credit.models.signing import SigningKey
@@ -53,6 +54,7 @@ __all__ = [
     "Petition",
     "PetitionKind",
     "PetitionStatus",
+    "PilotCode",
     "Publication",
     "PublicationEntry",
     "PublicationExport",

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 def resolve_public_base_url(app: Flask) -> str:
     """The site's public root (scheme, host, any path prefix), from PUBLIC_BASE_URL; unset, from
     SERVER_NAME (PREFERRED_URL_SCHEME, APPLICATION_ROOT) or the development server's address, with a
-    warning outside tests. Absolute links never come from a request's Host header, which the client
+    warning (outside tests) when the first absolute link is made. Absolute links never come from a request's Host header, which the client
     writes (ASVS 5.1.5)."""
     base = (app.config.get("PUBLIC_BASE_URL") or "").strip()
     if not base:
@@ -64,8 +64,7 @@ def resolve_public_base_url(app: Flask) -> str:
         scheme = app.config.get("PREFERRED_URL_SCHEME") or "http"
         root = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
         base = f"{scheme}://{server}{root}" if server else DEV_BASE_URL
-        if not app.testing:
-            log.warning("PUBLIC_BASE_URL is not set: absolute links (feed, notices) name %s", base)
+        app.config["PUBLIC_BASE_URL_GUESSED"] = not app.testing  # warned at the first absolute link
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ValueError(f"PUBLIC_BASE_URL must be http(s)://host[:port][/path], not {base!r}")
@@ -74,6 +73,10 @@ def resolve_public_base_url(app: Flask) -> str:
 
 def public_url(endpoint: str, **values: object) -> str:
     """An absolute URL of `endpoint` under the configured public base URL, whatever Host the request named."""
+    if current_app.config.pop("PUBLIC_BASE_URL_GUESSED", False):
+        log.warning(
+            "PUBLIC_BASE_URL is not set: absolute links (feed, notices) name %s", current_app.config["PUBLIC_BASE_URL"]
+        )
     parts = urlsplit(current_app.config["PUBLIC_BASE_URL"])
     adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
     return adapter.build(endpoint, values, force_external=True)

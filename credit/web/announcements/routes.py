@@ -40,6 +40,7 @@ from credit.services.announcements import (
 from credit.services.firms import FirmExists, firm_errors
 from credit.services.name_queue import confirm_name as confirm_name_service
 from credit.services.name_queue import firm_for_pick, mark_outside, referrals, register_and_confirm, waiting_names
+from credit.services.pilot_codes import pilot_code_set
 from credit.services.spreadsheet import CSV_MIMETYPE, csv_bytes
 from credit.web.admin.forms import FirmForm
 from credit.web.announcements.forms import ConfirmImportForm, MappingForm, OutsideForm, PickForm, UploadForm
@@ -388,7 +389,10 @@ def register_firm():
         form.address.data = waiting.address
     if form.validate_on_submit():
         try:
-            data = FirmCreate.model_validate({f: getattr(form, f).data for f in FIRM_FIELDS})
+            data = FirmCreate.model_validate(
+                {f: getattr(form, f).data for f in FIRM_FIELDS},
+                context={"pilot_codes": pilot_code_set(get_session())},
+            )
         except ValidationError as exc:
             for error in firm_errors(exc):
                 field = getattr(form, error.column, None)

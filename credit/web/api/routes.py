@@ -19,6 +19,7 @@ from credit.rules.ruleset import PURPOSES
 from credit.services import events
 from credit.services.event_input import EVENT_FIELDS, FieldError
 from credit.services.hot_checks import Caller, HotAnswer, answer_checks, config_cache, log_answers
+from credit.services.pilot_codes import validate_code
 from credit.services.public import current_list
 from credit.services.publications import (
     get_publication,
@@ -30,8 +31,8 @@ from credit.services.publications import (
     withdrawals,
 )
 from credit.services.spreadsheet import CSV_MIMETYPE, csv_bytes
+from credit.uscc import CHECKSUM_RULES, UsccError, validate_uscc
 from credit.uscc import RULES as USCC_RULES
-from credit.uscc import UsccError, validate_uscc
 from credit.web.api.auth import (
     api_error,
     cached_key_required,
@@ -268,6 +269,17 @@ def _purpose_and_date(purpose: object, as_of: object) -> tuple[str, date | None,
     return str(purpose or ""), day, errors
 
 
+def _valid_code(code: str) -> str:
+    """A valid USCC, or a recorded legal pilot code: the database is asked only when a check character
+    fails, so the hot path of a valid code opens no session."""
+    try:
+        return validate_uscc(code)
+    except UsccError as exc:
+        if exc.rule not in CHECKSUM_RULES or not isinstance(code, str):
+            raise
+        return validate_code(get_session(), code)
+
+
 def _uscc_error(exc: UsccError) -> str:
     return f"{exc.message}(规则 {exc.rule}:{USCC_RULES.get(exc.rule, '')})"
 
@@ -297,7 +309,7 @@ def credit_check(uscc: str):
     The hot path: one read and one write in the Core transaction `hot_rate_limited` opened (and commits)."""
     errors: list[FieldError] = []
     try:
-        uscc = validate_uscc(uscc)
+        uscc = _valid_code(uscc)
     except UsccError as exc:
         errors.append(FieldError("uscc", _uscc_error(exc)))
     purpose, day, more = _purpose_and_date(request.args.get("purpose"), request.args.get("as_of"))
@@ -338,7 +350,7 @@ def credit_batch():
     valid: dict[int, str] = {}
     for position, raw in enumerate(usccs):
         try:
-            valid[position] = validate_uscc(raw)
+            valid[position] = _valid_code(raw)
         except UsccError as exc:
             results[position] = {"uscc": raw, "error": "invalid_uscc", "message": _uscc_error(exc)}
     answers, refused = _hot_answers(list(valid.values()), purpose, day)

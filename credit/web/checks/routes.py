@@ -16,8 +16,9 @@ from credit.models import CreditCheck, User
 from credit.rules.ruleset import PURPOSE_LABELS
 from credit.services.check_log import CHECKS_PER_PAGE, CheckQuery, count_checks, get_check, search_checks
 from credit.services.hot_checks import Caller, answer_checks, config_cache, log_answers
+from credit.services.pilot_codes import validate_code
 from credit.services.spreadsheet import CSV_MIMETYPE, csv_bytes
-from credit.uscc import UsccError, validate_uscc
+from credit.uscc import UsccError
 from credit.web.checks.forms import MAX_LINES, CheckForm
 from credit.web.db import engine, get_session, unit_of_work
 from credit.web.helpers import date_arg, filter_errors
@@ -58,7 +59,7 @@ def _check_lines(lines: list[str], purpose: str, day: date | None) -> list[dict]
     valid: dict[int, str] = {}
     for position, line in enumerate(lines):
         try:
-            valid[position] = validate_uscc(line)
+            valid[position] = validate_code(get_session(), line)
         except UsccError as exc:
             rows[position]["error"] = exc.message
 
