@@ -68,11 +68,26 @@ class Config:
     # After 3 failed log-ins of one name from one address, each further attempt waits this long, doubling.
     LOGIN_BACKOFF_SECONDS = int(os.environ.get("LOGIN_BACKOFF_SECONDS", "2"))
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # uploads: a spreadsheet of a million rows fits
+    # Import files (credit.services.tabular.ReadLimits, docs/security.md): XLSX zip directory ceilings
+    # checked before anything inflates, row/column/token ceilings while reading; CSV bytes and rows.
+    UPLOAD_XLSX_MAX_MEMBERS = int(os.environ.get("UPLOAD_XLSX_MAX_MEMBERS", "1000"))
+    UPLOAD_XLSX_MAX_MEMBER_BYTES = int(os.environ.get("UPLOAD_XLSX_MAX_MEMBER_BYTES", str(512 * 1024 * 1024)))
+    UPLOAD_XLSX_MAX_TOTAL_BYTES = int(os.environ.get("UPLOAD_XLSX_MAX_TOTAL_BYTES", str(1024 * 1024 * 1024)))
+    UPLOAD_XLSX_MAX_RATIO = int(os.environ.get("UPLOAD_XLSX_MAX_RATIO", "200"))
+    UPLOAD_XLSX_MAX_ROWS = int(os.environ.get("UPLOAD_XLSX_MAX_ROWS", "1048576"))
+    UPLOAD_XLSX_MAX_COLUMNS = int(os.environ.get("UPLOAD_XLSX_MAX_COLUMNS", "256"))
+    UPLOAD_XLSX_MAX_TOKEN_BYTES = int(os.environ.get("UPLOAD_XLSX_MAX_TOKEN_BYTES", str(1024 * 1024)))
+    UPLOAD_CSV_MAX_BYTES = int(os.environ.get("UPLOAD_CSV_MAX_BYTES", str(512 * 1024 * 1024)))
+    UPLOAD_CSV_MAX_ROWS = int(os.environ.get("UPLOAD_CSV_MAX_ROWS", "2000000"))
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
-    # The bureau's name on notices (告知书) and the Atom feed's tag authority (default: the request host).
+    # The bureau's name on notices (告知书) and the Atom feed's tag authority (default: PUBLIC_BASE_URL's host).
     BUREAU_NAME = os.environ.get("BUREAU_NAME", "东莞市市场监督管理局")
     FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "")
+    # The site's public root, for every absolute link (Atom feed, notices): never the request's Host
+    # header. Production must set it (https://credit.example.gov.cn); unset, SERVER_NAME or
+    # http://127.0.0.1:5000 is used and a warning logged (credit.web.helpers.resolve_public_base_url).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # The public objection form's offline anti-abuse: minimum seconds to fill it in, how long its signed
     # token lives, and how many petitions one address may file a day.
     PETITION_MIN_SECONDS = int(os.environ.get("PETITION_MIN_SECONDS", "5"))
@@ -102,6 +117,7 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-only-not-secret"  # noqa: S105 - the test suite only
     LOGIN_BACKOFF_SECONDS = 0  # tests of the back-off turn it on
+    PUBLIC_BASE_URL = "http://localhost"  # the test client's host; tests of the base URL set their own
 
     def __init__(self) -> None:  # no instance/secret_key file for tests
         pass

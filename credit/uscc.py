@@ -30,12 +30,15 @@ This module is pure Python (standard library only).
 
 from __future__ import annotations
 
+from collections.abc import Container
 from functools import lru_cache
 
 __all__ = [
     "ALPHABET",
     "AUTHORITIES",
+    "CHECKSUM_RULES",
     "ORG_WEIGHTS",
+    "PILOT_HINT",
     "RULES",
     "USCC_WEIGHTS",
     "UsccError",
@@ -98,6 +101,13 @@ RULES: dict[str, str] = {
     "org_check": "第9-17位主体标识码(组织机构代码)校验位必须符合 GB 11714 规则",
     "check_char": "第18位校验码必须符合 GB 32100-2015 规则",
 }
+
+
+#: The rules a legal pilot code (issued before the check rules applied) may fail: only the check
+#: characters. Every other rule holds for every code, pilot or not.
+CHECKSUM_RULES: frozenset[str] = frozenset({"org_check", "check_char"})
+#: Added to a check-character refusal where a recorded exception would have accepted the code.
+PILOT_HINT = "；如为合法的试点代码，须由管理员先登记例外"
 
 
 class UsccError(ValueError):
@@ -181,8 +191,11 @@ def _charset_error(char: str, position: int) -> UsccError:
     )
 
 
-def validate_uscc(code: str) -> str:
+def validate_uscc(code: str, *, pilot_codes: Container[str] = ()) -> str:
     """Validate a 统一社会信用代码 and return it normalised (surrounding whitespace stripped).
+
+    A code in ``pilot_codes`` (the exceptions an admin recorded, credit.services.pilot_codes) is accepted
+    when the only rule it fails is a check character (:data:`CHECKSUM_RULES`).
 
     Valid codes are remembered (a bulk import names the same firms again and again); a refusal is
     computed each time, so its message is always the one below.
@@ -195,7 +208,13 @@ def validate_uscc(code: str) -> str:
     """
     if not isinstance(code, str):
         raise UsccError("length", f"统一社会信用代码必须是字符串,实为 {type(code).__name__}")
-    return _validated(code.strip())
+    code = code.strip()
+    try:
+        return _validated(code)
+    except UsccError as exc:
+        if exc.rule in CHECKSUM_RULES and code in pilot_codes:
+            return code
+        raise
 
 
 @lru_cache(maxsize=1 << 16)

@@ -64,6 +64,7 @@ PAGES: dict[str, tuple[str, object]] = {
     "checks.receipt_verify": ("/receipts/verify", PUBLIC),
     # Checkers see only their own receipts (tests/test_checks_web.py); this one was made through the API.
     "checks.receipt": ("/check/receipts/{receipt}", {"admin"}),
+    "admin.pilot_codes": ("/admin/pilot-codes", {"admin"}),
     "admin.api_keys": ("/admin/api-keys", {"admin"}),
     "checks.check_log": ("/admin/checks", {"admin"}),
     "checks.check_log_csv": ("/admin/checks.csv", {"admin"}),

@@ -18,6 +18,7 @@ from credit.models.check import ApiRate, CreditCheck
 from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
+from credit.models.pilot_code import PilotCode
 from credit.models.publication import (
     Publication,
     PublicationEntry,
@@ -59,6 +60,7 @@ __all__ = [
     "Petition",
     "PetitionKind",
     "PetitionStatus",
+    "PilotCode",
     "Publication",
     "PublicationEntry",
     "PublicationExport",

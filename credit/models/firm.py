@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from credit.models.base import utcnow
 from credit.reference import REGIONS, validate_industry, validate_scale
 from credit.text import refuse_control_characters
-from credit.uscc import validate_uscc
+from credit.uscc import CHECKSUM_RULES, PILOT_HINT, UsccError, validate_uscc
 
 FIRM_FIELDS = ("uscc", "name", "legal_representative", "address", "region", "industry", "scale")
 
@@ -40,8 +40,16 @@ class FirmCreate(FirmBase):
 
     @field_validator("uscc", mode="before")
     @classmethod
-    def _uscc(cls, value: object) -> str:
-        return validate_uscc(str(value or ""))
+    def _uscc(cls, value: object, info: ValidationInfo) -> str:
+        # The recorded legal pilot codes (credit.services.pilot_codes) come in the validation context:
+        # `FirmCreate.model_validate(data, context={"pilot_codes": …})`.
+        pilot_codes = (info.context or {}).get("pilot_codes", ())
+        try:
+            return validate_uscc(str(value or ""), pilot_codes=pilot_codes)
+        except UsccError as exc:
+            if exc.rule in CHECKSUM_RULES:
+                raise UsccError(exc.rule, exc.message + PILOT_HINT) from None
+            raise
 
     @field_validator("name", "legal_representative", "address", "region", mode="before")
     @classmethod

@@ -47,7 +47,7 @@ from credit.services.event_import import audit_batch, event_row, existing_keys
 from credit.services.event_input import EventInput, parse_event
 from credit.services.name_matching import rank_candidates, refresh_name_keys, resolve_exact
 from credit.services.rulesets import active_ruleset
-from credit.services.tabular import ImportFileError, RowError, raw_table
+from credit.services.tabular import DEFAULT_LIMITS, ImportFileError, ReadLimits, RowError, raw_table
 
 CHUNK = 2000
 STAND_IN_USCC = "91350100M000100Y43"  # a valid code (SPEC §2's example), never written: see event_template
@@ -203,6 +203,7 @@ def import_announcement(
     dry_run: bool = False,
     preview_rows: int = 0,
     progress: Callable[[int], None] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> AnnouncementSummary:
     """Import an announcement file as `recorder` (see the module docstring). With `dry_run` everything
     is worked out and rolled back (all but the refresh of the register's name index): the summary is the
@@ -212,7 +213,7 @@ def import_announcement(
     layouts = (mapping_layout(mapping.name, mapping.columns),) if mapping is not None else BUILT_IN
     parsed: list[SpotCheckRow] = []
     try:
-        table = raw_table(data, filename)
+        table = raw_table(data, filename, limits)
         first = next(table, None)
         header = first[1] if first else []
         if not any(h.strip() for h in header):

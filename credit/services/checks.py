@@ -17,6 +17,7 @@ from credit.rules.ruleset import PURPOSES, RuleSet
 from credit.services.assessment import firm_facts
 from credit.services.listings import in_force_or_proposed
 from credit.services.rulesets import active_ruleset
+from credit.uscc import is_valid_uscc
 
 
 class CheckError(ValueError):
@@ -79,7 +80,7 @@ def answer_dict(
         red_listed=any(entry.kind == "red" and entry.status != "proposed" for entry in listings),
         negative_within=negative_within,
     )
-    return {
+    answer: dict[str, Any] = {
         "uscc": uscc,
         "name": name,
         "grade": grade,
@@ -102,6 +103,11 @@ def answer_dict(
         # In the signed answer: its measures are for this purpose, and must not be passed off for another.
         "purpose": purpose,
     }
+    if not is_valid_uscc(uscc):
+        # Only a recorded legal pilot code is in the register without passing the check characters
+        # (credit.services.pilot_codes); an optional field, present only then (docs/api.md).
+        answer["pilot_code"] = True
+    return answer
 
 
 def check_firm(session: Session, firm: Firm, *, purpose: str, as_of: date | None = None) -> CheckAnswer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -19,7 +19,8 @@ from credit.models.audit import audit_row, write_audit
 from credit.services.bulk import insert_rows
 from credit.services.event_input import EVENT_FIELDS, EventInput, parse_event
 from credit.services.events import record_batch_approval
-from credit.services.tabular import ImportFileError, RowError, open_source, read_table
+from credit.services.pilot_codes import PilotCodes
+from credit.services.tabular import DEFAULT_LIMITS, ImportFileError, ReadLimits, RowError, open_source, read_table
 
 EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "uscc": ("统一社会信用代码", "信用代码"),
@@ -166,6 +167,7 @@ class _Run:
     now: object
     day: object
     reviewer_id: int | None = None  # with --approve-as the rows go in effective, reviewed by this user
+    pilot_codes: Container[str] = ()  # recorded legal pilot codes (credit.services.pilot_codes)
     linked: list[tuple[int, int, EventInput]] = field(default_factory=list)
     repeated: list[tuple[int, tuple[str, str, str]]] = field(default_factory=list)
 
@@ -177,7 +179,7 @@ def _chunk(session: Session, run: _Run, rows: list[tuple[int, dict[str, str]]]) 
     parsed: list[tuple[int, EventInput]] = []
     seen: dict[tuple[str, str, str], int] = {}
     for number, raw in rows:
-        event, errors = parse_event(_normalise(raw), as_of=run.day)  # type: ignore[arg-type]
+        event, errors = parse_event(_normalise(raw), as_of=run.day, pilot_codes=run.pilot_codes)  # type: ignore[arg-type]
         if event is None:
             report.errors += [RowError(number, e.field, e.message) for e in errors]
             continue
@@ -281,14 +283,18 @@ def _link(session: Session, run: _Run) -> None:
     run.report.created += len(rows)
 
 
-def _first_rows(stream: IO[bytes], filename: str, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+def _first_rows(
+    stream: IO[bytes], filename: str, keys: set[tuple[str, str, str]], limits: ReadLimits, pilot_codes: Container[str]
+) -> dict[tuple[str, str, str], int]:
     """The row where each of these natural keys first appears (a second pass, only when a key repeats
     across chunks: the first pass keeps no per-row memory)."""
     found: dict[tuple[str, str, str], int] = {}
     stream.seek(0)
     day = today()
-    for number, raw in read_table(stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename):
-        event, _ = parse_event(_normalise(raw), as_of=day)
+    for number, raw in read_table(
+        stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename, limits=limits
+    ):
+        event, _ = parse_event(_normalise(raw), as_of=day, pilot_codes=pilot_codes)
         if event is None:
             continue
         key = (event.uscc, event.event_type, event.document_no)
@@ -307,6 +313,7 @@ def import_events(
     filename: str = "",
     approve_as: User | None = None,
     progress: Callable[[int], None] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> EventImportReport:
     """Import an events file as `recorder`. Any bad row and nothing is written (the work is done inside a
     savepoint that is rolled back). Rows whose natural key is already on file are skipped. With
@@ -328,7 +335,14 @@ def import_events(
     stream = open_source(source)
     try:
         return _import_stream(
-            session, stream, report, recorder=recorder, filename=filename, approve_as=approve_as, progress=progress
+            session,
+            stream,
+            report,
+            recorder=recorder,
+            filename=filename,
+            approve_as=approve_as,
+            progress=progress,
+            limits=limits,
         )
     finally:
         if stream is not source:
@@ -344,6 +358,7 @@ def _import_stream(
     filename: str,
     approve_as: User | None,
     progress: Callable[[int], None] | None,
+    limits: ReadLimits,
 ) -> EventImportReport:
     sha256 = _sha256(stream)
     savepoint = session.begin_nested()
@@ -362,10 +377,13 @@ def _import_stream(
         now=utcnow(),
         day=today(),
         reviewer_id=approve_as.id if approve_as is not None else None,
+        pilot_codes=PilotCodes(session),
     )
     pending: list[tuple[int, dict[str, str]]] = []
     try:
-        for number, raw in read_table(stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename):
+        for number, raw in read_table(
+            stream, EVENT_COLUMNS, required=REQUIRED_EVENT_COLUMNS, filename=filename, limits=limits
+        ):
             report.rows += 1
             pending.append((number, raw))
             if len(pending) == CHUNK:
@@ -387,7 +405,7 @@ def _import_stream(
     if report.ok:
         _link(session, run)
     if run.repeated:
-        first = _first_rows(stream, filename, {key for _, key in run.repeated})
+        first = _first_rows(stream, filename, {key for _, key in run.repeated}, limits, run.pilot_codes)
         report.errors += [RowError(number, "document_no", _repeat(first.get(key, 0))) for number, key in run.repeated]
     if not report.ok:
         savepoint.rollback()

@@ -5,6 +5,7 @@ and returns every problem with the field it concerns."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -90,8 +91,11 @@ def _amount(text: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def parse_event(raw: dict, *, as_of: date | None = None) -> tuple[EventInput | None, list[FieldError]]:
-    """Check one submitted event; returns it when valid, else every problem found (field, message)."""
+def parse_event(
+    raw: dict, *, as_of: date | None = None, pilot_codes: Container[str] = ()
+) -> tuple[EventInput | None, list[FieldError]]:
+    """Check one submitted event; returns it when valid, else every problem found (field, message). A
+    USCC in `pilot_codes` (recorded legal pilot codes) may fail a check character."""
     errors: list[FieldError] = []
     now = as_of or today()
     values = {name: _text(raw, name) for name in EVENT_FIELDS}
@@ -105,7 +109,7 @@ def parse_event(raw: dict, *, as_of: date | None = None) -> tuple[EventInput | N
                 values[name] = normalise_code(value)
 
     try:
-        values["uscc"] = validate_uscc(values["uscc"])
+        values["uscc"] = validate_uscc(values["uscc"], pilot_codes=pilot_codes)
     except UsccError as exc:
         errors.append(FieldError("uscc", exc.message))
 

@@ -20,6 +20,7 @@ from credit.models.audit import audit_row
 from credit.services.assessment import after_batch_effective, after_event_change
 from credit.services.event_input import EventInput, FieldError, parse_event
 from credit.services.firms import get_firm
+from credit.services.pilot_codes import PilotCodes
 
 SYSTEM_USERNAME = "system"
 
@@ -127,7 +128,7 @@ def record_event(
 ) -> CreditEvent:
     """Record one event as `pending`, after the same validation everywhere; raises EventError
     (with `conflict` set when the natural key is already on the file)."""
-    data, errors = parse_event(raw)
+    data, errors = parse_event(raw, pilot_codes=PilotCodes(session))
     if data is None:
         raise EventError(errors)
     event = build_event(session, data)
@@ -233,7 +234,7 @@ def correct_event(session: Session, original: CreditEvent, raw: dict, *, recorde
         raise EventError(f"只能更正已生效或已驳回的事件(#{original.id} 为 {original.status})")
     if not reason.strip():
         raise EventError([FieldError("reason", "更正须说明理由")])
-    data, errors = parse_event(raw)
+    data, errors = parse_event(raw, pilot_codes=PilotCodes(session))
     if data is None:
         raise EventError(errors)
     firm = session.get(Firm, original.firm_id)

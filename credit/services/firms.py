@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 from credit.models import Firm, FirmCreate, utcnow
 from credit.models.firm import FIRM_FIELDS
 from credit.services.firm_search import FirmPage, FirmQuery, search_firms  # noqa: F401  - callers import them here
-from credit.services.tabular import ImportFileError, RowError, read_table
+from credit.services.pilot_codes import pilot_code_set
+from credit.services.tabular import DEFAULT_LIMITS, ImportFileError, ReadLimits, RowError, read_table
 
 # Import header: the spec's English names plus the Chinese titles regulators use.
 FIRM_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -93,15 +94,18 @@ class ImportReport:
         return not self.errors
 
 
-def validate_firm_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> tuple[list[FirmCreate], ImportReport]:
-    """Validate every row; report each bad one (row, column, reason), including repeated USCCs."""
+def validate_firm_rows(
+    rows: Iterable[tuple[int, dict[str, str]]], *, pilot_codes: frozenset[str] = frozenset()
+) -> tuple[list[FirmCreate], ImportReport]:
+    """Validate every row; report each bad one (row, column, reason), including repeated USCCs. A code
+    in `pilot_codes` (recorded exceptions) may fail a check character."""
     report = ImportReport()
     valid: list[FirmCreate] = []
     seen: dict[str, int] = {}
     for number, raw in rows:
         report.rows += 1
         try:
-            firm = FirmCreate.model_validate(raw)
+            firm = FirmCreate.model_validate(raw, context={"pilot_codes": pilot_codes})
         except ValidationError as exc:
             report.errors += firm_errors(exc, number)
             continue
@@ -119,13 +123,16 @@ def import_firms(
     *,
     filename: str = "",
     progress: Callable[[int], None] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ImportReport:
     """Import a firm file, all or nothing: any bad row and nothing is written. New USCCs are created,
     known ones updated where their details changed, so re-importing a file adds nothing."""
     unreadable: list[RowError] = []
     try:
-        rows = read_table(source, FIRM_COLUMNS, required=REQUIRED_FIRM_COLUMNS, filename=filename, errors=unreadable)
-        valid, report = validate_firm_rows(rows)
+        rows = read_table(
+            source, FIRM_COLUMNS, required=REQUIRED_FIRM_COLUMNS, filename=filename, errors=unreadable, limits=limits
+        )
+        valid, report = validate_firm_rows(rows, pilot_codes=pilot_code_set(session))
     except ImportFileError as exc:
         return ImportReport(errors=exc.errors)
     if unreadable:

@@ -25,6 +25,9 @@ def create_app(config: object | None = None) -> Flask:
         instance_path=str(INSTANCE_DIR),
     )
     app.config.from_object(config if config is not None else Config())
+    from credit.web.helpers import resolve_public_base_url
+
+    app.config["PUBLIC_BASE_URL"] = resolve_public_base_url(app)
     app.json = SafeJSONProvider(app)
     if app.config.get("PROXY_COUNT"):
         count = app.config["PROXY_COUNT"]

@@ -24,10 +24,12 @@ from credit.services.events import ensure_system_user
 from credit.services.firms import import_firms
 from credit.services.hot_checks import Caller, answer_checks, config_cache, log_answers
 from credit.services.listings import expire_listings
+from credit.services.pilot_codes import validate_code
 from credit.services.rulesets import active_version, ensure_default_ruleset
 from credit.services.signing import signer_for
 from credit.services.users import UserError, create_user, get_user
-from credit.uscc import UsccError, validate_uscc
+from credit.uscc import UsccError
+from credit.web.helpers import read_limits
 
 
 class CreditGroup(AppGroup):
@@ -116,7 +118,7 @@ def import_firms_command(file: Path) -> None:
     """Import firms from CSV or XLSX, all or nothing."""
     with session_scope(_engine(), _actor()) as session:
         with click.progressbar(length=0, label="导入企业", file=sys.stderr) as bar:
-            report = import_firms(session, file, progress=bar.update)
+            report = import_firms(session, file, progress=bar.update, limits=read_limits())
         if not report.ok:
             session.rollback()
             for error in report.errors:
@@ -145,7 +147,9 @@ def import_events_command(file: Path, by: str, approve_as: str) -> None:
         reviewer = _user(session, approve_as, "reviewer") if approve_as else None
         session.info["actor"] = Actor(label=recorder.username, source="cli", user_id=recorder.id)
         with click.progressbar(length=0, label="导入信用事件", file=sys.stderr, show_pos=True) as bar:
-            report = import_events(session, file, recorder=recorder, approve_as=reviewer, progress=bar.update)
+            report = import_events(
+                session, file, recorder=recorder, approve_as=reviewer, progress=bar.update, limits=read_limits()
+            )
         if not report.ok:
             session.rollback()
             for error in report.errors:
@@ -191,6 +195,7 @@ def import_announcement_command(
                 mapping=saved,
                 defaults=Defaults(publisher=publisher, number=number, published_on=day),
                 progress=bar.update,
+                limits=read_limits(),
             )
         if not summary.ok:
             session.rollback()
@@ -249,15 +254,11 @@ def assess_command(as_of: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the API's shape).")
 def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> None:
     """A firm's grade, lists and the measures that apply for a purpose. Exit status 2 for an unknown firm."""
-    try:
-        code = validate_uscc(uscc)
-    except UsccError as exc:
-        fail(exc.message)
     day = _date(as_of)
     from credit.services.signing import SigningError, verification_code
 
     try:
-        data = _check_and_log(code, purpose, day)
+        data = _check_and_log(uscc, purpose, day)
     except SigningError as exc:
         fail(str(exc))
     if as_json:
@@ -274,9 +275,14 @@ def check_command(uscc: str, purpose: str, as_of: str | None, as_json: bool) -> 
     click.echo(f"验证码 {verification_code(data['signature'])}（签名密钥 {data['key_id']}）")
 
 
-def _check_and_log(code: str, purpose: str, day: date | None) -> dict:
-    """One check answered, signed and logged (channel `cli`); exits 2 for an unknown firm."""
+def _check_and_log(uscc: str, purpose: str, day: date | None) -> dict:
+    """One check answered, signed and logged (channel `cli`); exits 2 for an unknown firm (a recorded pilot
+    code passes as a code: credit.services.pilot_codes)."""
     with session_scope(_engine(), _actor()) as session:
+        try:
+            code = validate_code(session, uscc)
+        except UsccError as exc:
+            fail(exc.message)
         answers, _changed = answer_checks(
             session.connection(), [code], purpose=purpose, as_of=day, cache=config_cache(_engine())
         )
@@ -711,3 +717,40 @@ def scheduler_command(once: bool, now: str | None) -> None:
         fail(str(exc))
     if not ok:
         fail("有任务失败,详见日志")
+
+
+@credit_cli.group("pilot-code")
+def pilot_code_cli() -> None:
+    """Legal pilot codes (试点代码): USCCs that fail only a check character, accepted as recorded exceptions."""
+
+
+@pilot_code_cli.command("add")
+@click.argument("code")
+@click.option("--reason", required=True, help="Why the code is genuine although its check character fails.")
+@click.option("--basis", required=True, help="The document that shows it (e.g. the registration authority's letter).")
+@click.option("--by", "by", required=True, help="The admin who records the exception.")
+def pilot_code_add_command(code: str, reason: str, basis: str, by: str) -> None:
+    """Record CODE as a legal pilot code (audited; never edited or deleted)."""
+    from credit.services.pilot_codes import PilotCodeError, record_pilot_code
+
+    with session_scope(_engine(), _actor()) as session:
+        admin = _user(session, by, "admin")
+        session.info["actor"] = Actor(label=admin.username, source="cli", user_id=admin.id)
+        try:
+            entry = record_pilot_code(session, code=code, reason=reason, document_basis=basis, admin=admin)
+        except PilotCodeError as exc:
+            session.rollback()
+            fail(str(exc))
+    click.echo(f"已登记试点代码例外 {entry.code}（不符合：{entry.failed_rule}）。")
+
+
+@pilot_code_cli.command("list")
+def pilot_code_list_command() -> None:
+    """Every recorded pilot code: code, failed rule, basis, reason."""
+    from credit.services.pilot_codes import list_pilot_codes
+
+    with session_scope(_engine(), _actor()) as session:
+        rows = [(r.code, r.failed_rule, r.document_basis, r.reason) for r in list_pilot_codes(session)]
+    click.echo("\t".join(("code", "failed_rule", "document_basis", "reason")))
+    for row in rows:
+        click.echo("\t".join(row))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
+from urllib.parse import urlsplit
 
-from flask import Flask, g, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_babel import format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
@@ -13,6 +15,7 @@ from credit.catalog import EVENT_TYPES, SEVERITY_LABELS
 from credit.models.event import STATUS_LABELS
 from credit.models.user import ROLE_LABELS
 from credit.reference import INDUSTRY_SECTIONS, industry_label
+from credit.services.tabular import ReadLimits
 
 ACTION_LABELS = {
     "create": _l("新建"),
@@ -45,6 +48,49 @@ def localized_event_label(code: str) -> str:
     if event_type is None:
         return code
     return event_type.label_en if str(get_locale()) == "en" else event_type.label
+
+
+DEV_BASE_URL = "http://127.0.0.1:5000"
+log = logging.getLogger(__name__)
+
+
+def resolve_public_base_url(app: Flask) -> str:
+    """The site's public root (scheme, host, any path prefix), from PUBLIC_BASE_URL; unset, from
+    SERVER_NAME (PREFERRED_URL_SCHEME, APPLICATION_ROOT) or the development server's address, with a
+    warning (outside tests) when the first absolute link is made. Absolute links never come from a request's Host header, which the client
+    writes (ASVS 5.1.5)."""
+    base = (app.config.get("PUBLIC_BASE_URL") or "").strip()
+    if not base:
+        server = app.config.get("SERVER_NAME")
+        scheme = app.config.get("PREFERRED_URL_SCHEME") or "http"
+        root = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
+        base = f"{scheme}://{server}{root}" if server else DEV_BASE_URL
+        app.config["PUBLIC_BASE_URL_GUESSED"] = not app.testing  # warned at the first absolute link
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"PUBLIC_BASE_URL must be http(s)://host[:port][/path], not {base!r}")
+    return base.rstrip("/")
+
+
+def public_url(endpoint: str, **values: object) -> str:
+    """An absolute URL of `endpoint` under the configured public base URL, whatever Host the request named."""
+    if current_app.config.pop("PUBLIC_BASE_URL_GUESSED", False):
+        log.warning(
+            "PUBLIC_BASE_URL is not set: absolute links (feed, notices) name %s", current_app.config["PUBLIC_BASE_URL"]
+        )
+    parts = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def public_host() -> str:
+    """The host name of the public base URL (the Atom feed's default tag authority)."""
+    return urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "localhost"
+
+
+def read_limits() -> ReadLimits:
+    """The import-file ceilings of this app's configuration (UPLOAD_*), for every upload and CLI import."""
+    return ReadLimits.from_config(current_app.config)
 
 
 def date_arg(name: str, label: str | None = None) -> date | None:

@@ -1,9 +1,9 @@
 """The downloads of a publication: CSV (UTF-8 with BOM), Excel (written in openpyxl's write-only mode, so
-row by row in constant time) and JSON."""
+row by row in constant time) and JSON. The tables go through the formula-safe writer
+(credit.services.spreadsheet)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import UTC
@@ -18,6 +18,7 @@ from credit.models import ListKind, Publication, PublicationEntry, PublicationEx
 from credit.services.publications.reading import PublicationDetail
 from credit.services.publications.seals import stored_seal_json
 from credit.services.publications.visibility import public_state, publication_detail
+from credit.services.spreadsheet import csv_bytes, xlsx_cell
 
 KIND_LABELS = {"red": "红榜", "black": "黑榜"}
 
@@ -54,22 +55,10 @@ def _header() -> list[str]:
     return [f"{label}({code})" for code, label in COLUMNS]
 
 
-def _safe_cell(value: Any) -> Any:
-    """Spreadsheets run a cell that starts with = + - @ as a formula: quote such text (OWASP CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def publication_csv(detail: PublicationDetail) -> bytes:
     """Both lists as CSV: UTF-8 with a byte-order mark (so Excel reads the Chinese), one header row
-    naming each column in Chinese with its code, red entries first."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(_header())
-    for entry in detail.entries():
-        writer.writerow([_safe_cell(v) for v in _values(entry)])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    naming each column in Chinese with its code, red entries first; formula-safe (credit.services.spreadsheet)."""
+    return csv_bytes(_header(), (_values(entry) for entry in detail.entries()))
 
 
 def publication_xlsx(detail: PublicationDetail) -> bytes:
@@ -100,7 +89,7 @@ def publication_xlsx(detail: PublicationDetail) -> bytes:
         ("快照摘要(SHA-256)", detail.seal.digest if detail.seal else ""),
         ("签名密钥", (detail.seal.key_id or "") if detail.seal else ""),
     ):
-        about.append([label, _text_cell(about, value)])
+        about.append([label, xlsx_cell(about, value)])
     uscc_index = [code for code, _ in COLUMNS].index("uscc")
     widths = {"A": 8, "B": 6, "C": 22, "D": 36, "E": 14, "F": 8, "G": 48, "H": 60, "I": 12, "J": 14}
     bold = Font(bold=True)
@@ -116,27 +105,10 @@ def publication_xlsx(detail: PublicationDetail) -> bytes:
             header.append(cell)
         sheet.append(header)
         for entry in entries:
-            values: list[Any] = [_text_cell(sheet, v) for v in _values(entry)]
-            code = WriteOnlyCell(sheet, value=entry.uscc)
-            code.data_type = "s"
-            code.number_format = "@"
-            values[uscc_index] = code
-            sheet.append(values)
+            sheet.append([xlsx_cell(sheet, v, text=i == uscc_index) for i, v in enumerate(_values(entry))])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def _text_cell(sheet: Any, value: Any) -> Any:
-    """Text that a spreadsheet would read as a formula becomes a text cell; everything else stays a value
-    (openpyxl writes other strings as text already)."""
-    if isinstance(value, str) and value[:1] == "=":
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
 
 
 def entry_json(entry: PublicationEntry) -> dict[str, Any]:
@@ -214,7 +186,7 @@ def publication_json(detail: PublicationDetail) -> dict[str, Any]:
 FORMATS = ("csv", "xlsx", "json")
 # Raised when the bytes of an export change for the same publication (a new column, another layout):
 # stored files of an older layout are then written again.
-EXPORT_LAYOUT = 2  # 2: the JSON's seal and listing_id
+EXPORT_LAYOUT = 2  # 2: the JSON's seal and listing_id; every cell through credit.services.spreadsheet
 
 
 def export_bytes(detail: PublicationDetail, fmt: str) -> bytes:

@@ -12,6 +12,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -84,6 +85,16 @@ class ApiKeyForm(FlaskForm):
     )
     label = StringField(_l("用途说明"), validators=[Optional(), Length(max=100)])
     submit = SubmitField(_l("创建密钥"))
+
+
+class PilotCodeForm(FlaskForm):
+    """An admin records a legal pilot code (试点代码) that fails only a check character."""
+
+    code = StringField(_l("统一社会信用代码"), validators=[DataRequired(), Length(min=18, max=18)])
+    reason = TextAreaField(_l("理由"), validators=[DataRequired(), Length(max=500)])
+    document_basis = StringField(_l("依据文件"), validators=[DataRequired(), Length(max=200)])
+    confirmed = HiddenField()  # set by the confirmation page
+    submit = SubmitField(_l("登记例外"))
 
 
 class RevokeKeyForm(FlaskForm):

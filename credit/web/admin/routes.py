@@ -17,11 +17,22 @@ from credit.services.assessment import assess_firm
 from credit.services.audit import audit_entries
 from credit.services.events import FileQuery, credit_file, users_by_id
 from credit.services.firms import FirmExists, FirmQuery, create_firm, firm_errors, get_firm, search_firms, update_firm
+from credit.services.pilot_codes import (
+    PilotCodeError,
+    checksum_failure,
+    list_pilot_codes,
+    pilot_code,
+    pilot_code_set,
+    record_pilot_code,
+    rule_text,
+)
 from credit.services.totp import TotpError, reset_second_factor
 from credit.services.users import UserError, create_user, set_password, update_user
+from credit.uscc import is_valid_uscc
 from credit.web.admin.forms import (
     ApiKeyForm,
     FirmForm,
+    PilotCodeForm,
     ResetPasswordForm,
     ResetTotpForm,
     RevokeKeyForm,
@@ -102,9 +113,11 @@ def firm_detail(uscc: str):
     result = assess_firm(session, firm)
     listings = session.exec(select(Listing).where(Listing.firm_id == firm.id).order_by(col(Listing.id).desc())).all()
     documents = {e.id: e.document_no for e in events}
+    pilot = None if is_valid_uscc(firm.uscc) else pilot_code(session, firm.uscc)
     return render_template(
         "admin/firm_detail.html",
         firm=firm,
+        pilot=pilot,
         history=history,
         events=events,
         people=people,
@@ -118,7 +131,8 @@ def firm_detail(uscc: str):
 def _validated_firm(form: FirmForm) -> FirmCreate | None:
     """The form's data through the domain validation; errors are put on the form's fields."""
     try:
-        return FirmCreate.model_validate({name: getattr(form, name).data for name in FIRM_FIELDS})
+        data = {name: getattr(form, name).data for name in FIRM_FIELDS}
+        return FirmCreate.model_validate(data, context={"pilot_codes": pilot_code_set(get_session())})
     except ValidationError as exc:
         for error in firm_errors(exc):
             field = getattr(form, error.column, None)
@@ -390,6 +404,59 @@ def api_key_revoke(key_id: int):
             revoke_api_key(session, session.merge(key))
         flash(_("已吊销密钥 %(prefix)s。", prefix=key.prefix), "success")
     return redirect(url_for("admin.api_keys"))
+
+
+@bp.route("/pilot-codes", methods=["GET", "POST"])
+@roles_required("admin")
+def pilot_codes():
+    """Legal pilot codes (试点代码): a USCC that fails only a check character is accepted as an exception
+    an admin records with its reason and document basis, after a confirmation that shows the rule it fails."""
+    form = PilotCodeForm()
+    status = 200
+    if form.validate_on_submit():
+        code = (form.code.data or "").strip().upper()
+        try:
+            failure = checksum_failure(code)
+        except PilotCodeError as exc:
+            form.code.errors.append(str(exc))  # type: ignore[attr-defined]
+        else:
+            if form.confirmed.data != "yes":
+                return confirm_page(
+                    title=_("登记试点代码例外 %(code)s", code=code),
+                    effects=[
+                        _(
+                            "该代码不符合：%(rule)s（%(message)s）。",
+                            rule=rule_text(failure.rule),
+                            message=failure.message,
+                        ),
+                        _("登记后，以该代码登记、导入企业和录入事件、核查均予接受，企业页面标注“试点代码”。"),
+                        _("例外记入审计日志，不能修改或删除。"),
+                    ],
+                    action=url_for("admin.pilot_codes"),
+                    form=form,
+                    confirm_label=_("确认登记"),
+                    back=url_for("admin.pilot_codes"),
+                )
+            try:
+                with unit_of_work() as session:
+                    record_pilot_code(
+                        session,
+                        code=code,
+                        reason=form.reason.data or "",
+                        document_basis=form.document_basis.data or "",
+                        admin=session.get(User, current_user.id),  # type: ignore[arg-type]
+                    )
+            except PilotCodeError as exc:
+                form.code.errors.append(str(exc))  # type: ignore[attr-defined]
+            else:
+                flash(_("已登记试点代码例外 %(code)s。", code=code), "success")
+                return redirect(url_for("admin.pilot_codes"))
+    if form.errors:
+        status = 422
+    session = get_session()
+    rows = list_pilot_codes(session)
+    people = users_by_id(session, [row.recorded_by_id for row in rows])
+    return render_template("admin/pilot_codes.html", form=form, rows=rows, people=people, rule_text=rule_text), status
 
 
 import credit.web.admin.calendar  # noqa: E402, F401  - the working-day calendar and withdrawals, on this blueprint

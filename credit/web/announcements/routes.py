@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -41,9 +40,12 @@ from credit.services.announcements import (
 from credit.services.firms import FirmExists, firm_errors
 from credit.services.name_queue import confirm_name as confirm_name_service
 from credit.services.name_queue import firm_for_pick, mark_outside, referrals, register_and_confirm, waiting_names
+from credit.services.pilot_codes import pilot_code_set
+from credit.services.spreadsheet import CSV_MIMETYPE, csv_bytes
 from credit.web.admin.forms import FirmForm
 from credit.web.announcements.forms import ConfirmImportForm, MappingForm, OutsideForm, PickForm, UploadForm
 from credit.web.db import get_session, unit_of_work
+from credit.web.helpers import read_limits
 from credit.web.security import STAFF, roles_required, safe_next
 
 bp = Blueprint("announcements", __name__)
@@ -157,6 +159,7 @@ def _run(data: bytes, filename: str, mapping_name: str, defaults: Defaults, *, d
             defaults=defaults,
             dry_run=dry_run,
             preview_rows=PREVIEW_ROWS if dry_run else 0,
+            limits=read_limits(),
         )
     return summary
 
@@ -386,7 +389,10 @@ def register_firm():
         form.address.data = waiting.address
     if form.validate_on_submit():
         try:
-            data = FirmCreate.model_validate({f: getattr(form, f).data for f in FIRM_FIELDS})
+            data = FirmCreate.model_validate(
+                {f: getattr(form, f).data for f in FIRM_FIELDS},
+                context={"pilot_codes": pilot_code_set(get_session())},
+            )
         except ValidationError as exc:
             for error in firm_errors(exc):
                 field = getattr(form, error.column, None)
@@ -423,19 +429,16 @@ def referral_list():
 @bp.route("/announcements/referrals.csv")
 @roles_required(*STAFF)
 def referral_csv():
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
     titles = (_("企业名称"), _("身份"), _("地址"), _("产品"), _("结果"), _("不合格项目"), _("检验结果"), _("标准值"),
               _("公告"), _("公告日期"), _("文书号"), _("转办说明"))  # fmt: skip
-    writer.writerow(titles)
-    for r in referrals(get_session(), limit=None):
-        outcome = _("不合格") if r.event_type == "spot_check_fail" else _("合格")
-        writer.writerow(
-            [r.name, str(ROLE_TEXT.get(r.role, r.role)), r.address, r.product, outcome, r.failed_item,
-             r.failed_result, r.failed_limit, r.announcement, r.published_on, r.document_no, r.note]
-        )  # fmt: skip
-    data = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    return send_file(data, mimetype="text/csv", as_attachment=True, download_name="referrals.csv")
+    rows = [
+        [r.name, str(ROLE_TEXT.get(r.role, r.role)), r.address, r.product,
+         _("不合格") if r.event_type == "spot_check_fail" else _("合格"), r.failed_item,
+         r.failed_result, r.failed_limit, r.announcement, r.published_on, r.document_no, r.note]
+        for r in referrals(get_session(), limit=None)
+    ]  # fmt: skip
+    data = io.BytesIO(csv_bytes([str(t) for t in titles], rows))
+    return send_file(data, mimetype=CSV_MIMETYPE, as_attachment=True, download_name="referrals.csv")
 
 
 @bp.route("/announcements/mappings", methods=["GET", "POST"])

@@ -354,6 +354,10 @@ SCHEMAS.update(
                 },
                 "rule_set": {"type": "integer", "minimum": 0, "description": "所用规则集版本"},
                 "as_of": {**_DATE, "description": "核查日"},
+                "pilot_code": {
+                    "type": "boolean",
+                    "description": "仅当该代码是管理员登记的合法试点代码（校验位不符 GB 32100-2015）时出现，值为 true",
+                },
                 "check_id": {
                     "type": "string",
                     "pattern": "^HC[0-9]{8}[0-9A-Z]{8}$",

@@ -6,8 +6,6 @@ apply: a request carries its key in a header, never a cookie."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,6 +19,7 @@ from credit.rules.ruleset import PURPOSES
 from credit.services import events
 from credit.services.event_input import EVENT_FIELDS, FieldError
 from credit.services.hot_checks import Caller, HotAnswer, answer_checks, config_cache
+from credit.services.pilot_codes import validate_code
 from credit.services.public import current_list
 from credit.services.publications import (
     get_publication,
@@ -31,8 +30,9 @@ from credit.services.publications import (
     publication_summary,
     withdrawals,
 )
+from credit.services.spreadsheet import CSV_MIMETYPE, csv_bytes
+from credit.uscc import CHECKSUM_RULES, UsccError, validate_uscc
 from credit.uscc import RULES as USCC_RULES
-from credit.uscc import UsccError, validate_uscc
 from credit.web.api.auth import (
     api_error,
     cached_key_required,
@@ -243,11 +243,9 @@ def current_listings():
     if fmt == "json":
         response = jsonify(as_of=day.isoformat(), listings=rows)
     else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["uscc", "name", "region", "list", "since", "until", "reason"])
-        writer.writeheader()
-        writer.writerows(rows)
-        response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+        columns = ["uscc", "name", "region", "list", "since", "until", "reason"]
+        content = csv_bytes(columns, ([row[c] for c in columns] for row in rows))
+        response = Response(content, mimetype=CSV_MIMETYPE)
         response.headers["Content-Disposition"] = f"attachment; filename=listings-{day.isoformat()}.csv"
     # The file changes at most when a list entry changes; a day's copy may be cached for an hour.
     response.headers["Cache-Control"] = "private, max-age=3600"
@@ -294,6 +292,17 @@ def _purpose_and_date(purpose: object, as_of: object) -> tuple[str, date | None,
     return str(purpose or ""), day, errors
 
 
+def _valid_code(code: str) -> str:
+    """A valid USCC, or a recorded legal pilot code: the database is asked only when a check character
+    fails, so the hot path of a valid code opens no session."""
+    try:
+        return validate_uscc(code)
+    except UsccError as exc:
+        if exc.rule not in CHECKSUM_RULES or not isinstance(code, str):
+            raise
+        return validate_code(get_session(), code)
+
+
 def _uscc_error(exc: UsccError) -> str:
     return f"{exc.message}(规则 {exc.rule}:{USCC_RULES.get(exc.rule, '')})"
 
@@ -327,7 +336,7 @@ def credit_check(uscc: str):
     The hot path: one read and one write in the Core transaction `hot_rate_limited` opened (and commits)."""
     errors: list[FieldError] = []
     try:
-        uscc = validate_uscc(uscc)
+        uscc = _valid_code(uscc)
     except UsccError as exc:
         errors.append(FieldError("uscc", _uscc_error(exc)))
     purpose, day, more = _purpose_and_date(request.args.get("purpose"), request.args.get("as_of"))
@@ -368,7 +377,7 @@ def credit_batch():
     valid: dict[int, str] = {}
     for position, raw in enumerate(usccs):
         try:
-            valid[position] = validate_uscc(raw)
+            valid[position] = _valid_code(raw)
         except UsccError as exc:
             results[position] = {"uscc": raw, "error": "invalid_uscc", "message": _uscc_error(exc)}
     answers, refused = _hot_answers(list(valid.values()), purpose, day)

@@ -3,7 +3,6 @@ and export the check log. Every web check is logged like an API check (channel `
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 
@@ -25,8 +24,10 @@ from credit.services.check_log import (
     search_checks,
 )
 from credit.services.hot_checks import Caller, answer_checks, config_cache, log_answers
+from credit.services.pilot_codes import validate_code
 from credit.services.signing import verification_code, verify
-from credit.uscc import UsccError, validate_uscc
+from credit.services.spreadsheet import CSV_MIMETYPE, csv_bytes
+from credit.uscc import UsccError
 from credit.web.checks.forms import MAX_LINES, CheckForm, ReceiptVerifyForm
 from credit.web.db import engine, get_session, signing_key_dir, unit_of_work
 from credit.web.helpers import date_arg, filter_errors
@@ -67,7 +68,7 @@ def _check_lines(lines: list[str], purpose: str, day: date | None) -> list[dict]
     valid: dict[int, str] = {}
     for position, line in enumerate(lines):
         try:
-            valid[position] = validate_uscc(line)
+            valid[position] = validate_code(get_session(), line)
         except UsccError as exc:
             rows[position]["error"] = exc.message
 
@@ -228,10 +229,6 @@ def check_log_csv():
     query = _query()
     if filter_errors():
         return Response("\n".join(filter_errors()) + "\n", status=422, mimetype="text/plain")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    for check in search_checks(get_session(), query, per_page=None):
-        writer.writerow(csv_row(check))
-    data = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    return send_file(data, mimetype="text/csv", as_attachment=True, download_name="credit-checks.csv")
+    rows = (csv_row(check) for check in search_checks(get_session(), query, per_page=None))
+    data = io.BytesIO(csv_bytes(CSV_HEADER, rows))
+    return send_file(data, mimetype=CSV_MIMETYPE, as_attachment=True, download_name="credit-checks.csv")

@@ -47,6 +47,7 @@ from credit.web.dueprocess.forms import (
     StaffPetitionForm,
     WaiveForm,
 )
+from credit.web.helpers import public_url
 from credit.web.security import STAFF, roles_required
 
 bp = Blueprint("dueprocess", __name__)
@@ -383,7 +384,7 @@ def listing_notice(listing_id: int):
         list_months=rules.black.list_months,
         repair_months=rules.black.repair_min_months,
         measures=[m for m in rules.measures if m.when in ("black", "black_or_negative")],
-        objection_url=url_for("public.objection_new", _external=True),
+        objection_url=public_url("public.objection_new"),
         bureau=current_app.config.get("BUREAU_NAME") or "",
         notice_no=f"{listing.proposed_on.year}-{listing.id:06d}",
         working_days=rules.black.objection_working_days,

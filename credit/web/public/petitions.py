@@ -26,7 +26,8 @@ from credit.services.due_process import (
     open_entry,
 )
 from credit.services.firms import get_firm
-from credit.uscc import UsccError, validate_uscc
+from credit.services.pilot_codes import validate_code
+from credit.uscc import UsccError
 from credit.web.db import get_session, unit_of_work
 from credit.web.dueprocess.forms import PublicPetitionForm
 from credit.web.dueprocess.routes import displayed_rules
@@ -80,7 +81,7 @@ def client_hash() -> str:
 def _resolve(form: PublicPetitionForm) -> tuple[Firm, Listing | None, CreditEvent | None] | None:
     """The firm and the record or entry the form names; puts the reason on the form when not found."""
     try:
-        uscc = validate_uscc((form.uscc.data or "").strip().upper())
+        uscc = validate_code(get_session(), (form.uscc.data or "").strip().upper())
     except UsccError as exc:
         form.uscc.errors.append(exc.message)  # type: ignore[attr-defined]
         return None

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from flask import Response, abort, current_app, render_template, request, url_for
+from flask import Response, abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -30,6 +30,7 @@ from credit.services.publications import (
 )
 from credit.services.publications.exports import export_tag
 from credit.web.db import get_session, unit_of_work
+from credit.web.helpers import public_host, public_url
 from credit.web.public.caching import cacheable, not_modified, page_tag, revalidated
 from credit.web.public.routes import bp
 
@@ -148,7 +149,7 @@ def _download_cache() -> str:
 
 
 def _tag_authority() -> str:
-    return current_app.config.get("FEED_TAG_AUTHORITY") or request.host.split(":")[0] or "localhost"
+    return current_app.config.get("FEED_TAG_AUTHORITY") or public_host()
 
 
 def _rfc3339(value: datetime) -> str:
@@ -183,8 +184,8 @@ def feed():
     _sub(root, "subtitle", _("企业质量信用红黑榜定期发布"))
     updated = max((p.published_at for p in publications), default=None)
     updated_element = _sub(root, "updated", _rfc3339(updated or utcnow()))
-    _sub(root, "link", rel="self", type="application/atom+xml", href=url_for("public.feed", _external=True))
-    _sub(root, "link", rel="alternate", type="text/html", href=url_for("public.publication_list", _external=True))
+    _sub(root, "link", rel="self", type="application/atom+xml", href=public_url("public.feed"))
+    _sub(root, "link", rel="alternate", type="text/html", href=public_url("public.publication_list"))
     author = _sub(root, "author")
     _sub(author, "name", _("市场监督管理局"))
     # A withdrawal is news of its own: an entry saying so, newest first among the publications.
@@ -194,7 +195,7 @@ def feed():
         _sub(entry, "title", _("撤回:质量信用红黑榜 %(number)s", number=pub.number))
         _sub(entry, "updated", _rfc3339(withdrawal.withdrawn_at))
         _sub(entry, "published", _rfc3339(withdrawal.withdrawn_at))
-        href = url_for("public.publication", number=pub.number, _external=True)
+        href = public_url("public.publication", number=pub.number)
         _sub(entry, "link", rel="alternate", type="text/html", href=href)
         text = _(
             "%(day)s 撤回发布 %(number)s,理由:%(reason)s",
@@ -220,7 +221,7 @@ def feed():
             "link",
             rel="alternate",
             type="text/html",
-            href=url_for("public.publication", number=pub.number, _external=True),
+            href=public_url("public.publication", number=pub.number),
         )
         summary = _(
             "期次 %(period)s,快照日 %(date)s:红榜 %(red)s 家,黑榜 %(black)s 家。",

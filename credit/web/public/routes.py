@@ -22,6 +22,7 @@ from credit.reference import REGIONS
 from credit.services.firms import FirmQuery, search_firms
 from credit.services.hot_checks import current_ruleset
 from credit.services.public import ListCache, current_list, firm_public_page, list_counts, lists_version
+from credit.uscc import is_valid_uscc
 from credit.web.db import get_session
 from credit.web.helpers import cursor_arg
 from credit.web.public.caching import cacheable, not_modified, page_tag, rendered_once, revalidated
@@ -155,6 +156,8 @@ def firm(uscc: str):
         records=page.records,
         flagged=(page.flagged_events, page.flagged_listings),
         grade=grade,
+        # Only a recorded pilot code is in the register without passing its check characters: no query.
+        pilot_code=not is_valid_uscc(page.firm.uscc),
         today=day,
     )
 

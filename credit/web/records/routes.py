@@ -3,7 +3,6 @@ import files, revoke with a reason. Nothing is ever deleted."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 
@@ -27,7 +26,9 @@ from credit.services.events import (
     revoke_event,
     users_by_id,
 )
+from credit.services.spreadsheet import CSV_MIMETYPE, XLSX_MIMETYPE, csv_bytes, xlsx_bytes
 from credit.web.db import get_session, unit_of_work
+from credit.web.helpers import read_limits
 from credit.web.records.forms import (
     ApproveForm,
     BatchApproveForm,
@@ -234,7 +235,13 @@ def import_list():
             abort(403)
         upload = form.file.data
         with unit_of_work() as session:
-            report = import_events(session, upload.stream, filename=upload.filename or "upload", recorder=_me())
+            report = import_events(
+                session,
+                upload.stream,
+                filename=upload.filename or "upload",
+                recorder=_me(),
+                limits=read_limits(),
+            )
             if not report.ok:
                 session.rollback()
         if report.ok:
@@ -294,26 +301,10 @@ def batch_approve(batch_id: int):
 def import_template(fmt: str):
     rows = template_rows()
     if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
-        data = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))  # BOM: Excel opens it as UTF-8
-        return send_file(data, mimetype="text/csv", as_attachment=True, download_name="credit-events-template.csv")
+        data = io.BytesIO(csv_bytes(None, rows))
+        return send_file(data, mimetype=CSV_MIMETYPE, as_attachment=True, download_name="credit-events-template.csv")
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        for row in rows:
-            sheet.append(row)
-        for cell in sheet["A"]:  # USCCs are text: never let a spreadsheet turn them into numbers
-            cell.number_format = "@"
-        data = io.BytesIO()
-        workbook.save(data)
-        data.seek(0)
-        return send_file(
-            data,
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            as_attachment=True,
-            download_name="credit-events-template.xlsx",
-        )
+        # USCCs are text: never let a spreadsheet turn them into numbers.
+        data = io.BytesIO(xlsx_bytes([("Sheet", None, rows)], text_columns=frozenset({0})))
+        return send_file(data, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name="credit-events-template.xlsx")
     abort(404)
