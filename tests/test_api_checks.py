@@ -345,3 +345,25 @@ def test_the_bulk_file_of_current_listings(client, firms, token, tx):
     assert client.get("/api/v1/listings").status_code == 401
     record_only = issue_key(tx, scopes="record")
     assert client.get("/api/v1/listings", headers=bearer(record_only)).status_code == 403
+
+
+def test_the_first_check_makes_the_key_it_is_signed_with_and_every_check_counts(app, client, firms, token, engine):
+    """No signing key yet: the first check makes one inside its own write (it must outlive the request)
+    and later checks are signed by the same key; every check, the first included, counts against the
+    limit on SQLite and on PostgreSQL's one-statement path alike."""
+    from credit.models import ApiRate, SigningKey
+    from credit.services.signing import verify
+
+    app.config.update(API_RATE_LIMIT=4, API_RATE_WINDOW=3600)
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(SigningKey)).one() == 0
+    answers = [check(client, token, firms["plain"]) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+    with Session(engine) as s:
+        keys = s.exec(select(SigningKey)).all()
+        assert len(keys) == 1
+        assert s.exec(select(func.sum(ApiRate.count))).one() == 4
+    for answer in answers[:4]:
+        body = answer.get_json()
+        assert body["key_id"] == keys[0].key_id and verify(body, keys[0].public_key)
+    assert count_checks(engine) == 4

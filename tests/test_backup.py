@@ -25,6 +25,7 @@ from credit.services.backup import COUNTED, database_counts
 from credit.services.events import approve_event, record_event
 from credit.services.publications import publish_period
 from credit.services.rulesets import ensure_default_ruleset
+from credit.services.signing import signer_for
 from credit.web import create_app
 from tests.conftest import TESTER, create_pg_database
 from tests.factories import make_firm
@@ -36,8 +37,9 @@ SUMMARY = re.compile(r"企业 (\d+)，信用事件 (\d+)，审计日志 (\d+)，
 
 
 @pytest.fixture
-def records(tx) -> None:
-    """A small city: firms, effective and pending events, listings and two publications."""
+def records(tx, app) -> None:
+    """A small city: firms, effective and pending events, listings and two publications (sealed and signed
+    with the test's key, as the scheduler and the CLI do)."""
     with tx() as s:
         ensure_default_ruleset(s)
         recorder, reviewer = staff(s, "recorder"), staff(s, "reviewer")
@@ -47,10 +49,10 @@ def records(tx) -> None:
         record_event(s, event_raw(firms[3], "penalty", severity="general"), recorder=recorder)
         make_listing(s, firms[0], "red", listed_from="2026-09-10", listed_until="2027-09-10")
         make_listing(s, firms[4], "black", listed_from="2026-08-08", listed_until="2029-08-08")
-    with tx() as s:
-        publish_period(s, "2026-09", published_by="tester", today=D("2026-11-22"))
-    with tx() as s:
-        publish_period(s, "2026-10", published_by="tester", today=D("2026-11-22"))
+    for period in ("2026-09", "2026-10"):
+        with tx() as s:
+            signer = signer_for(s, Path(app.config["SIGNING_KEY_DIR"]))
+            publish_period(s, period, published_by="tester", today=D("2026-11-22"), signer=signer)
 
 
 def counts(engine) -> tuple[int, ...]:

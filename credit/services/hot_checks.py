@@ -558,19 +558,20 @@ def log_counted(
 
 @contextmanager
 def driver_transaction(conn: Connection) -> Iterator[None]:
-    """An explicit transaction on a PostgreSQL connection in autocommit mode (the hot path's): BEGIN, and
-    COMMIT or ROLLBACK, sent by the driver (SQLAlchemy's begin is only logical in autocommit mode)."""
+    """An explicit transaction on a PostgreSQL connection in autocommit mode (the hot path's): the driver
+    sends BEGIN, and SQLAlchemy's transaction on top of it ends it — in autocommit mode SQLAlchemy still
+    hands COMMIT and ROLLBACK to the driver, which sends them because a transaction is open. Being a
+    SQLAlchemy transaction too matters: an ORM Session bound to the connection inside it (the signer's
+    first key, the rule set) joins it instead of rolling the connection back when it closes."""
+    if conn.in_transaction():
+        conn.rollback()  # a read's implicit SQLAlchemy transaction: nothing to keep (autocommit)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute("BEGIN")
     try:
-        yield
-    except BaseException:
-        cursor.execute("ROLLBACK")
-        raise
-    else:
-        cursor.execute("COMMIT")
+        cursor.execute("BEGIN")
     finally:
         cursor.close()
+    with conn.begin():
+        yield
 
 
 def key_use_due(key: CachedKey, now: datetime) -> bool:
