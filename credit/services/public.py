@@ -269,15 +269,6 @@ class PublicFirm:
 
 
 @dataclass(frozen=True)
-class PublicListing:
-    id: int
-    kind: str
-    reason: str
-    listed_from: date | None
-    listed_until: date | None
-
-
-@dataclass(frozen=True)
 class PublicRecord:
     """What the public page shows of an event (no internal fields)."""
 
@@ -297,7 +288,7 @@ class FirmPublicPage:
     """Everything the public page of a firm shows, read in two statements."""
 
     firm: PublicFirm
-    listings: list[PublicListing]
+    listings: list[ListedEntry]
     records: list[tuple[PublicRecord, date]]
     flagged_events: set[int]
     flagged_listings: set[int]
@@ -322,7 +313,7 @@ def firm_public_page(session: Session, uscc: str, as_of: date, rules: RuleSet) -
     first = rows[0]
     firm = PublicFirm(first.id, first.uscc, first.name, first.region, first.industry, first.scale)
     listings = [
-        PublicListing(r.listing_id, r.kind, r.reason, r.listed_from, r.listed_until)
+        ListedEntry(r.listing_id, r.kind, r.reason, r.listed_from, r.listed_until)
         for r in rows
         if r.listing_id is not None
     ]
