@@ -136,3 +136,56 @@ def test_the_migration_chains_the_entries_written_before_it(tmp_path):
         assert report.entries == 4
     finally:
         engine.dispose()
+
+
+def test_every_bulk_path_appends_to_the_chain(runner, client, tx, monkeypatch):
+    """The set-based writers of audit rows — an import approved as recorded (one row per event, in chunks),
+    a batch approved afterwards, a department key's use noted by the check hot path — link every row into
+    the chain, so `verify` passes after them (it failed after each before: rows inserted by INSERT … SELECT
+    or a bare insert had no place in the chain)."""
+    import io
+
+    from sqlmodel import func, select
+
+    from credit.models import AuditEntry, ImportBatch, User
+    from credit.services import events as event_service
+    from credit.services.apikeys import create_api_key
+    from credit.services.event_import import import_events
+    from credit.services.rulesets import ensure_default_ruleset
+
+    monkeypatch.setattr(event_service, "AUDIT_CHUNK", 2)  # several chunks from a small file
+    with tx() as s:
+        ensure_default_ruleset(s)
+        make_user(s, username="rec", role="recorder")
+        make_user(s, username="rev", role="reviewer")
+        firms = [make_firm(s) for _ in range(5)]
+        token = create_api_key(s, department="财政局", scopes="check").token
+        codes = [f.uscc for f in firms]
+
+    def events_file(prefix: str) -> io.BytesIO:
+        lines = "".join(
+            f"{code},spot_check_pass,2026-01-0{i + 1},{prefix}{i},东莞市市场监督管理局\n"
+            for i, code in enumerate(codes)
+        )
+        return io.BytesIO(("uscc,event_type,occurred_on,document_no,authority\n" + lines).encode())
+
+    with tx() as s:
+        rec, rev = (s.exec(select(User).where(User.username == name)).one() for name in ("rec", "rev"))
+        assert import_events(s, events_file("A"), filename="a.csv", recorder=rec, approve_as=rev).ok
+    with tx() as s:
+        rec, rev = (s.exec(select(User).where(User.username == name)).one() for name in ("rec", "rev"))
+        report = import_events(s, events_file("B"), filename="b.csv", recorder=rec)
+        assert report.ok
+        event_service.approve_batch(s, s.get(ImportBatch, report.batch_id), rev)
+    answer = client.get(f"/api/v1/credit/{codes[0]}?purpose=permit", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    with tx() as s:
+        approvals = s.exec(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.entity == "credit_event", AuditEntry.action == "update")
+        ).one()
+        assert approvals == 10  # one per approved event
+        assert s.exec(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "api_key")).one() >= 2
+    result = runner.invoke(args=["credit", "verify"])
+    assert result.exit_code == 0, result.output

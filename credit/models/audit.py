@@ -178,11 +178,17 @@ def audit_row(actor: Actor, **values: Any) -> dict[str, Any]:
 
 
 def write_audit(session: OrmSession, rows: list[dict[str, Any]]) -> None:
-    """Append audit rows to the chain in the session's transaction. Appends are serialised (an advisory
-    lock on PostgreSQL; SQLite has one writer), so two transactions never link to the same head."""
+    """Append audit rows to the chain in the session's transaction (`append_audit`)."""
+    append_audit(session.connection(), rows)
+
+
+def append_audit(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """Append audit rows to the chain in the connection's transaction: THE way every audit row is
+    written (an entry inserted any other way has no place in the chain and `verify` names it). Appends
+    are serialised (an advisory lock on PostgreSQL; SQLite has one writer), so two transactions never
+    link to the same head."""
     if not rows:
         return
-    connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     head = chain_head(connection)

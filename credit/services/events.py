@@ -9,14 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import String, cast, func, insert, literal, or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit.catalog import EVENT_TYPES
 from credit.db import lock_for_update
-from credit.models import Actor, ApiKey, AuditEntry, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
-from credit.models.audit import audit_row
+from credit.models import Actor, ApiKey, CreditEvent, EventStatus, Firm, ImportBatch, User, utcnow
+from credit.models.audit import append_audit, audit_row
 from credit.services.assessment import after_batch_effective, after_event_change
 from credit.services.event_input import EventInput, FieldError, parse_event
 from credit.services.firms import get_firm
@@ -318,18 +318,40 @@ def approved_in_batch(batch_id: int, reviewer: User, now: datetime):
     )
 
 
+AUDIT_CHUNK = 5000
+
+
 def _audit_approvals(session: Session, reviewer: User, now: datetime, ids) -> None:
-    """One audit row per approved event, written by INSERT … SELECT over `ids` (a SELECT of event ids),
-    each like a single approval's; the approvals are the reviewer's act, whoever opened the session (the
-    CLI acts as the recorder)."""
+    """One audit row per approved event over `ids` (a SELECT of event ids), each like a single approval's,
+    appended to the chain in chunks (memory bounded whatever the batch's size); the approvals are the
+    reviewer's act, whoever opened the session (the CLI acts as the recorder)."""
     table = CreditEvent.__table__  # type: ignore[attr-defined]
     actor = Actor(label=reviewer.username, source=session.info["actor"].source, user_id=reviewer.id)
     after = {"status": "effective", "reviewed_by_id": reviewer.id, "reviewed_at": now.isoformat()}
-    template = audit_row(actor, action="update", entity="credit_event", before={"status": "pending"}, after=after)
-    audit = AuditEntry.__table__  # type: ignore[attr-defined]
-    columns = {name: literal(value, audit.c[name].type) for name, value in template.items() if name != "entity_id"}
-    columns["entity_id"] = cast(table.c.id, String)
-    session.execute(insert(audit).from_select(list(columns), sa_select(*columns.values()).where(table.c.id.in_(ids))))
+    connection = session.connection()
+    last = 0
+    while True:
+        chunk = (
+            connection.execute(
+                sa_select(table.c.id)
+                .where(table.c.id.in_(ids), table.c.id > last)
+                .order_by(table.c.id)
+                .limit(AUDIT_CHUNK)
+            )
+            .scalars()
+            .all()
+        )
+        if not chunk:
+            return
+        rows = [
+            audit_row(
+                actor, action="update", entity="credit_event", entity_id=str(event_id),
+                before={"status": "pending"}, after=after, at=now,
+            )
+            for event_id in chunk
+        ]  # fmt: skip
+        append_audit(connection, rows)
+        last = chunk[-1]
 
 
 def record_batch_approval(session: Session, batch: ImportBatch, reviewer: User, now: datetime) -> None:

@@ -42,7 +42,6 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
-    insert,
     select,
     text,
     update,
@@ -61,7 +60,7 @@ from credit.models import (
     FirmAssessment,
     Listing,
 )
-from credit.models.audit import Actor, AuditEntry, audit_row
+from credit.models.audit import Actor, append_audit, audit_row
 from credit.models.base import utcnow
 from credit.models.version import CONFIG_ROW, ConfigVersion
 from credit.rules.dates import cutoff
@@ -584,8 +583,8 @@ def note_key_use(conn: Connection, key: CachedKey, now: datetime) -> None:
     if not key_use_due(key, now):
         return
     conn.execute(update(key_t).where(key_t.c.id == key.id).values(last_used_at=now))
-    conn.execute(
-        insert(AuditEntry),
+    append_audit(
+        conn,
         [
             audit_row(
                 Actor(label=f"api:{key.department}", source="api"),
