@@ -140,9 +140,9 @@ class ConfigCache:
         """The active signing key's signer (read once per version: migration 0013 bumps it on a rotation;
         the private key file is read once per process). A first key made here is not kept: should this
         transaction roll back, no later answer may carry a key the database never stored."""
-        found = self.signing
-        if found is not None and found[0] == key_dir:
-            return found[1]
+        found = self.cached_signer(key_dir)
+        if found is not None:
+            return found
         with Session(bind=conn) as session:  # joins the connection's transaction, never ends it
             session.info["actor"] = Actor.system("check")
             existed = active_key(session) is not None
@@ -324,13 +324,12 @@ def _read(conn: Connection, usccs: Sequence[str], day: date) -> tuple[int, dict[
     version = 0
     found: dict[str, _Firm] = {}
     codes = sorted(set(usccs))
-    connection = conn
     if len(codes) == 1:
-        results = [_one_firm_read(connection.dialect).execute(connection, {"uscc": codes[0], "day": day})]
+        results = [_one_firm_read(conn.dialect).execute(conn, {"uscc": codes[0], "day": day})]
     else:
         statement = _read_statement(len(codes))
         results = [
-            connection.execute(statement, {"codes": codes[start : start + CHUNK], "day": day})
+            conn.execute(statement, {"codes": codes[start : start + CHUNK], "day": day})
             for start in range(0, len(codes), CHUNK)
         ]
     for result in results:

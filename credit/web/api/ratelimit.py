@@ -31,8 +31,8 @@ from credit.services.hot_checks import (
     Caller,
     HotAnswer,
     driver_transaction,
-    insert_rows,
     key_use_due,
+    log_answers,
     log_counted,
     log_rows,
     note_key_use,
@@ -173,14 +173,7 @@ class HotUnit:
                     note_key_use(self.conn, key, now)
             return rows
 
-        def write(conn: Connection) -> list[dict[str, Any]]:
-            rows = log_rows(answers, caller, signer=signer(conn))
-            insert_rows(conn, rows)
-            if key is not None:
-                note_key_use(conn, key, utcnow())
-            return rows
-
-        return self.write(write)
+        return self.write(lambda conn: log_answers(conn, answers, caller, signer=signer(conn)))
 
     def write(self, log: Callable[[Connection], Any] | None = None) -> Any:
         """Count the request and run `log` in one transaction; the 429 response instead when the key's
