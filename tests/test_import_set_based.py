@@ -127,7 +127,9 @@ def per_firm_path(session: Session, data: bytes, rec: User, rev: User) -> None:
     """What an approved import did before issue 10: approve the batch, then after_events_change."""
     report = import_events(session, data, recorder=rec, filename="e.csv")
     assert report.ok, report.errors
-    batch = session.exec(select(CreditEvent).where(CreditEvent.import_batch_id == report.batch_id)).all()
+    batch = session.exec(  # newest first: which event a removal names must not hang on the list's order
+        select(CreditEvent).where(CreditEvent.import_batch_id == report.batch_id).order_by(col(CreditEvent.id).desc())
+    ).all()
     for event in batch:
         event.status = EventStatus.effective
         event.reviewed_by_id = rev.id

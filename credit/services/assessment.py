@@ -139,11 +139,12 @@ def after_events_change(session: Session, events: list[CreditEvent]) -> None:
     day = today()
     revoked_firms = {e.firm_id for e in events if e.status == EventStatus.revoked}
     facts = firm_facts(session, revoked_firms) if revoked_firms else {}
-    negative: dict[int, int] = {}  # firm -> the first negative event that took effect
+    negative: dict[int, int] = {}  # firm -> its first negative event (lowest id, as the set-based path)
     for event in events:
         rule = rules.rule_for(event.event_type, event.severity)
         if event.status == EventStatus.effective and rule is not None and rule.points < 0:
-            negative.setdefault(event.firm_id, event.id)  # type: ignore[arg-type]
+            known = negative.get(event.firm_id)
+            negative[event.firm_id] = event.id if known is None else min(known, event.id)  # type: ignore[type-var]
     for firm_id, event_id in negative.items():
         remove_red_for_negative(session, firm_id, day, event_id)
     for event in events:
