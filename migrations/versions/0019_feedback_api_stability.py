@@ -1,0 +1,21 @@
+"""Reserved for feedback on measures, department self-service and key rotation (issue 15): empty until that work lands.
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-03 22:10:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = '0019'
+down_revision: str | None = '0018'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
