@@ -22,11 +22,12 @@ setup: $(BIN)/.installed
 run: setup
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# The browser tests drive Debian's Chromium; install it when it is missing.
+# The browser tests drive Debian's Chromium, and their screenshots need a CJK font (Noto CJK): install
+# them when missing.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ] && fc-list :lang=zh | grep -q .; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)

@@ -44,6 +44,26 @@ TEST_PASSWORD = "correct-horse-42"
 TESTER = Actor(label="tester", source="test")
 
 
+# Screenshots of the browser tests are CI artifacts: kept under artifacts/screenshots (CREDIT_ARTIFACTS moves
+# it) after the run, for a person to look at.
+ARTIFACTS = Path(os.environ.get("CREDIT_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest):
+    """`screenshot(page, name)`: a full-page PNG at artifacts/screenshots/<test>-<name>.png; returns its path."""
+
+    def take(page, name: str) -> Path:
+        folder = ARTIFACTS / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^\w.-]+", "_", f"{request.node.name}-{name}")
+        path = folder / f"{stem}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
 @pytest.fixture(autouse=True)
 def fixed_today() -> Iterator[None]:
     """Every test starts on TEST_TODAY, even when the one before moved the clock."""

@@ -55,7 +55,7 @@ def log_in(page: Page, base: str, username: str) -> None:
     expect(page.get_by_role("heading", name="工作台")).to_be_visible()
 
 
-def test_recorder_registers_searches_and_edits_a_firm(page: Page, live_url: str, tx, tmp_path):
+def test_recorder_registers_searches_and_edits_a_firm(page: Page, live_url: str, tx, screenshot):
     with tx() as s:
         make_user(s, username="recorder", role="recorder", display_name="李录入")
         make_firm(s, name="东莞市虎门服饰有限公司", region="虎门镇", industry="C18")
@@ -87,7 +87,7 @@ def test_recorder_registers_searches_and_edits_a_firm(page: Page, live_url: str,
     page.get_by_role("button", name="保存").click()
     expect(page.get_by_text("已保存")).to_be_visible()
     expect(page.get_by_role("cell", name="recorder").first).to_be_visible()  # the change history names who
-    page.screenshot(path=str(tmp_path / "firm_detail.png"), full_page=True)
+    screenshot(page, "firm_detail")
 
 
 def test_admin_creates_user_and_role_limits_apply(browser: Browser, page: Page, live_url: str, tx):
@@ -229,7 +229,9 @@ def test_walk_from_record_to_the_published_black_list(browser: Browser, live_url
         page.context.close()
 
 
-def test_announcement_upload_confirm_a_name_and_a_reviewer_approves(browser: Browser, live_url: str, tx, tmp_path):
+def test_announcement_upload_confirm_a_name_and_a_reviewer_approves(
+    browser: Browser, live_url: str, tx, tmp_path, screenshot
+):
     """Issue 13: a recorder uploads an announcement, confirms one uncertain match, a reviewer approves the batch."""
     import csv as csv_module
 
@@ -259,7 +261,7 @@ def test_announcement_upload_confirm_a_name_and_a_reviewer_approves(browser: Bro
     expect(recorder.get_by_role("heading", name="预览（尚未导入）")).to_be_visible()
     summary = recorder.locator("table.summary tbody tr")
     expect(summary).to_contain_text("2")
-    recorder.screenshot(path=str(tmp_path / "announcement_preview.png"), full_page=True)
+    screenshot(recorder, "announcement_preview")
     recorder.get_by_role("button", name="确认导入").click()
     expect(recorder.get_by_text("已导入：2 行")).to_be_visible()
     item = recorder.get_by_role("region", name="东莞浏览器豆制品有限责任公司")
@@ -267,7 +269,7 @@ def test_announcement_upload_confirm_a_name_and_a_reviewer_approves(browser: Bro
     item.get_by_role("button", name="确认为该企业").click()
     expect(recorder.get_by_text("已确认为 东莞市浏览器豆制品有限公司")).to_be_visible()
     expect(recorder.get_by_text("没有待确认的企业名称。")).to_be_visible()
-    recorder.screenshot(path=str(tmp_path / "announcement_queue.png"), full_page=True)
+    screenshot(recorder, "announcement_queue")
     recorder.context.close()
 
     reviewer = browser.new_context(locale="zh-CN").new_page()
@@ -281,5 +283,5 @@ def test_announcement_upload_confirm_a_name_and_a_reviewer_approves(browser: Bro
     events = reviewer.locator("table.events")
     expect(events).to_contain_text("监督抽查不合格")
     expect(events).to_contain_text("已生效")
-    reviewer.screenshot(path=str(tmp_path / "announcement_firm.png"), full_page=True)
+    screenshot(reviewer, "announcement_firm")
     reviewer.context.close()
