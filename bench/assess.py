@@ -95,7 +95,8 @@ def generate(engine, firms: int, events: int) -> None:
 
 # One measurement, in a process of its own: prints the seconds, the rows and the process's peak RSS.
 MEASURE = """
-import resource, sys, time
+import sys, time
+from bench.benchdb import peak_rss_kib
 from datetime import date
 from sqlalchemy import and_, case, func, select
 from credit.db import make_engine, session_scope
@@ -136,7 +137,7 @@ else:
         rows = sum(1 for _ in conn.execution_options(stream_results=True, yield_per=10000).execute(statement))
         elapsed = time.perf_counter() - start
     detail = ""
-print("MEASURE", elapsed, rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, detail)
+print("MEASURE", elapsed, rows, peak_rss_kib(), detail)
 """
 
 

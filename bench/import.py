@@ -119,7 +119,8 @@ def raw_insert(engine, rows: list[dict]) -> float:
 
 
 IMPORT_SCRIPT = """
-import resource, sys, time
+import sys, time
+from bench.benchdb import peak_rss_kib
 from credit.db import make_engine, session_scope
 from credit.models import Actor
 from credit.services.event_import import import_events
@@ -134,7 +135,7 @@ with session_scope(engine, Actor(label="recorder", source="cli")) as session:
     assert report.ok, report.errors[:5]
     session.commit()
     elapsed = time.perf_counter() - start
-print("IMPORT", elapsed, report.created, report.approved, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("IMPORT", elapsed, report.created, report.approved, peak_rss_kib())
 """
 
 
