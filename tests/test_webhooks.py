@@ -160,15 +160,14 @@ def firm_changes(engine, uscc: str, after: int = 0) -> list[int]:
 def test_each_change_of_a_watched_firm_arrives_once_signed(hooks_app, client, tx, engine, receiver):
     headers = key_headers(tx)
     firm = watched_firm(tx, client, headers)
-    other = make_unwatched = None
     with tx() as s:
-        make_unwatched = make_firm(s)
+        unwatched = make_firm(s)
     sub = subscribe(client, headers, receiver.url)
     penalise_and_list(tx, firm)
-    penalise_and_list(tx, make_unwatched)  # not watched: nothing of it is sent
+    penalise_and_list(tx, unwatched)  # not watched: nothing of it is sent
     expected = firm_changes(engine, firm.uscc)
     with engine.connect() as conn:
-        kinds = [r for r in conn.execute(select(ChangeOutbox.kind).where(ChangeOutbox.id.in_(expected))).scalars()]
+        kinds = list(conn.execute(select(ChangeOutbox.kind).where(ChangeOutbox.id.in_(expected))).scalars())
     assert {"grade.changed", "listing.proposed", "listing.listed"} <= set(kinds)
 
     report = deliver_pass(engine, settings_of(hooks_app))
@@ -184,7 +183,7 @@ def test_each_change_of_a_watched_firm_arrives_once_signed(hooks_app, client, tx
         assert not verify_hmac(sub["secret"], str(int(h["X-Credit-Timestamp"]) + 1), body, h["X-Credit-Signature"])
         document = json.loads(body)
         assert verify(document, keys[document["key_id"]])
-        assert not verify({**document, "uscc": other or "914403001922038216"}, keys[document["key_id"]])
+        assert not verify({**document, "uscc": unwatched.uscc}, keys[document["key_id"]])
         assert h["X-Credit-Event-Id"] == str(document["id"])
 
     log = client.get(f"/api/v1/subscriptions/{sub['id']}/deliveries", headers=headers).get_json()
