@@ -232,11 +232,11 @@ def current_listings():
     from credit.services.public import lists_version
 
     session = get_session()
-    etag = f'"lists-{lists_version(session)}-{day.isoformat()}-{fmt}"'
+    etag = f"lists-{lists_version(session)}-{day.isoformat()}-{fmt}"
     modified = last_change_at(session, day)
-    if etag in request.if_none_match:
+    if request.if_none_match.contains(etag):
         response = Response(status=304)
-        response.set_etag(etag.strip('"'))
+        response.set_etag(etag)
         response.last_modified = modified
         response.headers["Cache-Control"] = "private, max-age=3600"
         return response
@@ -262,7 +262,7 @@ def current_listings():
         response.headers["Content-Disposition"] = f"attachment; filename=listings-{day.isoformat()}.csv"
     # The file changes at most when a list entry changes; a day's copy may be cached for an hour.
     response.headers["Cache-Control"] = "private, max-age=3600"
-    response.set_etag(etag.strip('"'))
+    response.set_etag(etag)
     response.last_modified = modified
     return response
 
