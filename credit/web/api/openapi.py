@@ -1037,7 +1037,7 @@ PATHS["/changes"] = {
         summary="变更流:游标之后的每一项变更,按提交顺序",
         description="漏收 Webhook 的部门据此补齐:从 since=0 起,以答复中的 next 为下一页的 since,直到 has_more 为 false。",
         scope="watch",
-        parameters=[_query_int("since", 0, 2**63 - 1, "上次答复的 next"), _query_int("limit", 1, 1000)],
+        parameters=[_query_int("since", 0, 2**31 - 1, "上次答复的 next"), _query_int("limit", 1, 1000)],
         responses={200: _json("ChangePage", "变更")},
         errors=(422,),
         tags=_WATCH_TAG,

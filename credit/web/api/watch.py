@@ -294,7 +294,7 @@ def subscription_test(subscription_id: int):
 @rate_limited
 def changes():
     """Every change after the cursor `since`, in commit order; `next` is the cursor for the next page."""
-    since, e1 = _int_arg("since", 0, 0, 2**63 - 1)
+    since, e1 = _int_arg("since", 0, 0, MAX_ID)  # ids are INTEGER
     limit, e2 = _int_arg("limit", 100, 1, CHANGES_LIMIT)
     if e1 or e2:
         return validation_failed([e for e in (e1, e2) if e])
