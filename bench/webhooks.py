@@ -200,17 +200,22 @@ def main() -> None:
         )
     if len(usccs) < args.events * args.rounds * 2:
         sys.exit("not enough fresh firms: raise --firms or build a new database")
+    # Interleaved event by event (with, without, without, with, …) so that load from the machine's other
+    # users falls on both arms alike; medians per round, then the median of the rounds.
     with_, without = [], []
-    for r in range(args.rounds):
-        for on in (True, False) if r % 2 == 0 else (False, True):
+    for _ in range(args.rounds):
+        samples: dict[bool, list[float]] = {True: [], False: []}
+        for k in range(args.events * 2):
+            on = k % 4 in (0, 3)
             outbox(engine, on)
-            batch = [usccs.pop() for _ in range(args.events)]
-            (with_ if on else without).append(statistics.median(record_round(engine, batch)))
+            samples[on] += record_round(engine, [usccs.pop()])
+        with_.append(statistics.median(samples[True]))
+        without.append(statistics.median(samples[False]))
     outbox(engine, True)
     a, b = statistics.median(with_), statistics.median(without)
+    ratios = [round(100 * (x / y - 1), 1) for x, y in zip(with_, without, strict=True)]
     print(f"{engine.dialect.name}: record+approve one event: with outbox {a * 1000:.2f} ms, without {b * 1000:.2f} ms,")
-    print(f"  added cost {100 * (a / b - 1):+.1f} % (rounds with {[round(x * 1000, 2) for x in with_]}, ")
-    print(f"  without {[round(x * 1000, 2) for x in without]} ms)")
+    print(f"  added cost {100 * (a / b - 1):+.1f} % (per round: {ratios} %)")
     rates = deliveries(engine, args.deliveries, 3, Path(__file__).resolve().parent / "data" / "signing")
     print(
         f"deliveries per second (one worker, batch 50, local receiver): median {statistics.median(rates):.0f} "

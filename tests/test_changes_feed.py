@@ -5,15 +5,20 @@ bulk file answers 304 to a matching If-None-Match and carries Last-Modified."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from credit import clock
-from credit.models import ChangeOutbox, Firm
+from credit.db import new_session
+from credit.models import Actor, ChangeOutbox, Firm
 from credit.services.assessment import assess_all
 from credit.services.due_process import decide_black
-from credit.services.listings import open_listing
+from credit.services.listings import open_listing, propose_black
+from credit.services.rulesets import active_ruleset
+from tests.conftest import PG_URL
 from tests.factories import make_firm
 from tests.test_due_process import NOTICE_DAY, decider, effective_event, heavy_penalty, serve, staff
 from tests.test_webhooks import key_headers, penalise_and_list
@@ -127,3 +132,40 @@ def test_the_bulk_file_revalidates(app, client, tx):
     changed = client.get("/api/v1/listings", headers={**headers, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     assert any(r["uscc"] == firm.uscc for r in changed.get_json()["listings"])
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL: concurrent writers (SQLite has one writer)")
+def test_ids_are_drawn_in_commit_order_under_concurrent_writers(tx, engine):
+    """A writer that changed a listing holds the outbox's lock until it commits: a second writer's change
+    waits and gets the next id after it, so a reader never sees id N+1 before id N."""
+    with tx() as s:
+        staff(s)
+        a, b = make_firm(s), make_firm(s)
+        for firm in (a, b):
+            effective_event(s, firm, "penalty", date(2026, 9, 1), f"罚-{firm.id}", "heavy")
+    first = new_session(engine, Actor(label="t1", source="test"))
+    try:
+        propose_black(first, a.id, ("heavy_penalty",), clock.today(), active_ruleset(first))
+        first.flush()  # the trigger ran: t1 holds the lock, its change is not yet committed
+        done = threading.Event()
+
+        def second_writer():
+            with tx() as s:
+                propose_black(s, b.id, ("heavy_penalty",), clock.today(), active_ruleset(s))
+            done.set()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        assert not done.wait(0.5), "the second writer drew an id while the first was uncommitted"
+        first.commit()
+        thread.join(10)
+        assert done.is_set()
+    finally:
+        first.close()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ChangeOutbox.id, ChangeOutbox.uscc)
+            .where(ChangeOutbox.kind == "listing.proposed")
+            .order_by(ChangeOutbox.id)
+        ).all()
+    assert [r.uscc for r in rows] == [a.uscc, b.uscc]
