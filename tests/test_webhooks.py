@@ -390,3 +390,25 @@ def key_headers_for(tx, department: str) -> dict[str, str]:
     with tx(Actor.system("test")) as s:
         token = create_api_key(s, department=department, scopes="watch").token
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("role", ["checker", "recorder", "reviewer"])
+def test_the_webhook_overview_is_for_admins_only(client, auth, role):
+    auth.login_as(role)
+    assert client.get("/admin/webhooks").status_code in (302, 403)
+
+
+def test_admins_see_every_subscription_with_its_deliveries(hooks_app, client, tx, engine, auth, receiver):
+    headers = key_headers(tx)
+    firm = watched_firm(tx, client, headers)
+    subscribe(client, headers, receiver.url)
+    penalise_and_list(tx, firm)
+    receiver.status = 500
+    deliver_pass(engine, settings_of(hooks_app))
+    auth.login_as("admin")
+    page = client.get("/admin/webhooks")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert DEPARTMENT in body and receiver.url in body
+    pending = len(firm_changes(engine, firm.uscc))
+    assert f"<td>{pending}</td>" in body  # all pending after the failed attempts

@@ -180,6 +180,48 @@ def deliveries_page(
     return list(rows), int(total)
 
 
+@dataclass(frozen=True)
+class SubscriptionRow:
+    subscription: WebhookSubscription
+    department: str
+    watched: int
+    by_status: dict[str, int]
+
+
+def subscription_overview(session: Session, *, page: int = 1, per_page: int = 50) -> tuple[list[SubscriptionRow], int]:
+    """One page of every subscription (newest first) with its department, the size of the department's
+    watch list and its deliveries counted by status (one grouped query for the page)."""
+    from credit.models import Department
+
+    total = session.exec(orm_select(func.count()).select_from(WebhookSubscription)).one()
+    subs = session.exec(
+        orm_select(WebhookSubscription, Department.name)
+        .join(Department, col(Department.id) == col(WebhookSubscription.department_id))
+        .order_by(col(WebhookSubscription.id).desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    ids = [s.id for s, _ in subs]
+    departments = sorted({s.department_id for s, _ in subs})
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}  # type: ignore[misc]
+    watched: dict[int, int] = {}
+    if ids:
+        for sid, status, n in session.execute(
+            select(_D.c.subscription_id, _D.c.status, func.count())
+            .where(_D.c.subscription_id.in_(ids))
+            .group_by(_D.c.subscription_id, _D.c.status)
+        ):
+            counts[sid][status] = n
+        for dep, n in session.execute(
+            select(_W.c.department_id, func.count())
+            .where(_W.c.department_id.in_(departments))
+            .group_by(_W.c.department_id)
+        ):
+            watched[dep] = n
+    rows = [SubscriptionRow(s, name, watched.get(s.department_id, 0), counts[s.id]) for s, name in subs]  # type: ignore[index]
+    return rows, int(total)
+
+
 def attempts_of(session: Session, delivery_ids: list[int]) -> dict[int, list[WebhookAttempt]]:
     """The attempts of these deliveries (a page's worth), oldest first."""
     found: dict[int, list[WebhookAttempt]] = {i: [] for i in delivery_ids}
