@@ -107,6 +107,19 @@ class Config:
     # Retry-After (seconds); credit.db reconnects by itself once it is back.
     DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "30"))
 
+    # Webhooks (docs/webhooks.md): the hosts (names, `*.domain`) and CIDR networks deliveries may go to —
+    # nothing until the admin allows it; loopback, link-local and private addresses only inside an
+    # allowed network. Timeouts, the worker's lease and the retry schedule (exponential with jitter,
+    # for WEBHOOK_RETRY_WINDOW_HOURS, then parked).
+    WEBHOOK_ALLOWED_HOSTS = os.environ.get("WEBHOOK_ALLOWED_HOSTS", "")
+    WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", "60"))
+    WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "10"))
+    WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3600"))
+    WEBHOOK_RETRY_WINDOW_HOURS = float(os.environ.get("WEBHOOK_RETRY_WINDOW_HOURS", "24"))
+    WEBHOOK_BATCH = int(os.environ.get("WEBHOOK_BATCH", "50"))
+
     def __init__(self) -> None:
         self.SECRET_KEY = load_secret_key()
 

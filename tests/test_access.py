@@ -66,6 +66,7 @@ PAGES: dict[str, tuple[str, object]] = {
     "checks.receipt": ("/check/receipts/{receipt}", {"admin"}),
     "admin.pilot_codes": ("/admin/pilot-codes", {"admin"}),
     "admin.api_keys": ("/admin/api-keys", {"admin"}),
+    "admin.webhooks": ("/admin/webhooks", {"admin"}),
     "checks.check_log": ("/admin/checks", {"admin"}),
     "checks.check_log_csv": ("/admin/checks.csv", {"admin"}),
     "announcements.announcement_list": ("/admin/announcements", {"recorder", "reviewer"}),
@@ -110,6 +111,19 @@ API = {
     "api.current_listings",
     "api.signing_keys",
     "api.receipt",
+    # Watch lists, webhooks and the changes feed (scope watch; tests/test_webhooks.py, test_changes_feed.py).
+    "api.watch_list",
+    "api.watch_get",
+    "api.watch_put",
+    "api.watch_delete",
+    "api.subscription_list",
+    "api.subscription_create",
+    "api.subscription_get",
+    "api.subscription_delete",
+    "api.subscription_deliveries",
+    "api.delivery_replay",
+    "api.subscription_test",
+    "api.changes",
 }
 
 

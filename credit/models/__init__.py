@@ -30,6 +30,7 @@ from credit.models.ruleset import RuleSetVersion
 from credit.models.signing import SigningKey
 from credit.models.user import Role, User
 from credit.models.version import ChangeCounter, ConfigVersion
+from credit.models.webhook import ChangeOutbox, WatchEntry, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Actor",
@@ -41,6 +42,7 @@ __all__ = [
     "AuditEntry",
     "CalendarYear",
     "ChangeCounter",
+    "ChangeOutbox",
     "ColumnMapping",
     "ConfigVersion",
     "CreditCheck",
@@ -70,5 +72,9 @@ __all__ = [
     "RuleSetVersion",
     "SigningKey",
     "User",
+    "WatchEntry",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "utcnow",
 ]

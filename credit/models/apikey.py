@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from credit.models.base import utcnow
 
-SCOPES = ("check", "record")
+SCOPES = ("check", "record", "watch")  # watch: watch lists, webhooks, the changes feed (issue 15)
 
 
 class Department(SQLModel, table=True):

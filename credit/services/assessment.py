@@ -35,6 +35,7 @@ from credit.rules.sql import assessment_query, negative_event_sql
 from credit.rules.sql import credit_event as sql_credit_event
 from credit.rules.validity import last_negative_on, valid_until
 from credit.services.listings import remove_red_for_negative, review_after_revocation, sync_listings
+from credit.services.outbox import GradeSnapshot, record_grade_change
 from credit.services.rulesets import active_ruleset
 
 CHUNK = 1000
@@ -100,6 +101,11 @@ def store_assessment(
         "valid_until": until,
         "last_negative_on": last_negative,
     }
+    previous = row.grade if row is not None else None
+    if previous != result.grade:  # the change departments watch (issue 15), in this same transaction
+        record_grade_change(
+            session, firm_id=firm_id, previous=previous, grade=result.grade, score=result.score, as_of=result.as_of
+        )
     if row is None:
         session.add(FirmAssessment(firm_id=firm_id, **values))
     else:
@@ -201,6 +207,8 @@ def _store_set(session: Session, assessed: Select, *, as_of: date, rules: RuleSe
     date each stops being valid, in two set-based statements (three for a past `as_of`)."""
     query = assessed.subquery()
     scope = [] if firms is None else [col(FirmAssessment.firm_id).in_(firms)]
+    grades = GradeSnapshot(session, scope)  # the grades before, for the outbox's grade changes
+    grades.before()
     session.execute(delete(FirmAssessment).where(*scope))
     session.execute(
         insert(FirmAssessment).from_select(
@@ -232,6 +240,7 @@ def _store_set(session: Session, assessed: Select, *, as_of: date, rules: RuleSe
             ),
         )
     )
+    grades.after()
     if as_of < today():
         # The pass read events up to as_of only: a firm with a later event is answered live by checks.
         later = sa_select(CreditEvent.firm_id).where(

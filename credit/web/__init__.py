@@ -96,6 +96,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from credit.web.admin.routes import bp as admin_bp
     from credit.web.announcements.routes import bp as announcements_bp
+    from credit.web.api import watch as _watch_routes  # noqa: F401 - registers the issue-15 routes on bp
     from credit.web.api.routes import bp as api_bp
     from credit.web.auth.routes import bp as auth_bp
     from credit.web.checks.routes import bp as checks_bp

@@ -3,6 +3,7 @@ a one-line reason and changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import date
@@ -754,3 +755,36 @@ def pilot_code_list_command() -> None:
     click.echo("\t".join(("code", "failed_rule", "document_basis", "reason")))
     for row in rows:
         click.echo("\t".join(row))
+
+
+@credit_cli.command("deliver")
+@click.option("--once", is_flag=True, help="Deliver everything due now, then exit.")
+def deliver_command(once: bool) -> None:
+    """Run the webhook delivery worker (docs/webhooks.md): its own process, never a web worker. Several may
+    run at once (leases keep them apart); SIGTERM or Ctrl-C stops it between deliveries."""
+    import signal
+
+    from credit.services.webhooks import WebhookSettings, run_worker
+
+    stopping = {"now": False}
+
+    def stop(*_args) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    totals = {"delivered": 0, "retrying": 0, "parked": 0}
+
+    def note(report) -> None:
+        totals["delivered"] += report.delivered
+        totals["retrying"] += report.retrying
+        totals["parked"] += report.parked
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run_worker(
+            _engine(),
+            WebhookSettings.from_config(current_app.config),
+            once=once,
+            stop=lambda: stopping["now"],
+            on_pass=note,
+        )
+    click.echo(f"已投递 {totals['delivered']},待重试 {totals['retrying']},已搁置 {totals['parked']}")

@@ -80,7 +80,11 @@ class ApiKeyForm(FlaskForm):
     department = StringField(_l("部门"), validators=[DataRequired(), Length(max=100)])
     scopes = SelectMultipleField(
         _l("权限"),
-        choices=[SelectChoice("check", _l("check:信用核查")), SelectChoice("record", _l("record:报送信用事件"))],
+        choices=[
+            SelectChoice("check", _l("check:信用核查")),
+            SelectChoice("record", _l("record:报送信用事件")),
+            SelectChoice("watch", _l("watch:关注名单、Webhook 与变更流")),
+        ],
         validators=[DataRequired()],
     )
     label = StringField(_l("用途说明"), validators=[Optional(), Length(max=100)])

@@ -342,6 +342,21 @@ def audit_log():
     return render_template("admin/audit_log.html", entries=entries, total=total, page=page, pages=pages)
 
 
+@bp.route("/webhooks")
+@roles_required("admin")
+def webhooks():
+    """Every department's webhook subscriptions with their deliveries by status, and what each watches
+    (issue 15; docs/webhooks.md). Read-only: departments manage their own through the API."""
+    from credit.services.webhooks import subscription_overview
+
+    session = get_session()
+    page = _int_arg("page")
+    per_page = 50
+    rows, total = subscription_overview(session, page=page, per_page=per_page)
+    pages = max(1, -(-total // per_page))
+    return render_template("admin/webhooks.html", rows=rows, total=total, page=page, pages=pages)
+
+
 @bp.route("/api-keys", methods=["GET", "POST"])
 @roles_required("admin")
 def api_keys():

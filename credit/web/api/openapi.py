@@ -630,6 +630,7 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
             {"name": "events", "description": "信用事件报送(scope: record)"},
             {"name": "publications", "description": "红黑榜发布(公开,无需密钥)"},
             {"name": "meta", "description": "关于本 API"},
+            {"name": "watch", "description": "关注名单、Webhook 与变更流(scope: watch)"},
         ],
         "paths": copy.deepcopy(PATHS),
         "components": {
@@ -639,7 +640,7 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "<prefix>.<secret>",
-                    "description": "部门 API 密钥;权限范围 check(信用查询)、record(事件报送)",
+                    "description": "部门 API 密钥;权限范围 check(信用查询)、record(事件报送)、watch(关注与推送)",
                 }
             },
         },
@@ -687,7 +688,12 @@ PATHS["/listings"] = {
                     "application/json": {"schema": ref("BulkListings")},
                     "text/csv": {"schema": {"type": "string"}},
                 },
-            }
+                "headers": {
+                    "ETag": {"schema": {"type": "string"}, "description": "随名单变化与日期而变"},
+                    "Last-Modified": {"schema": {"type": "string"}},
+                },
+            },
+            304: {"description": "If-None-Match 与当前 ETag 相同:未变"},
         },
         errors=(422,),
         tags=("checks",),
@@ -763,5 +769,277 @@ PATHS["/receipts/{check_id}"] = {
             errors=(404, 422),
             tags=("checks",),
         )
+    )
+}
+
+
+# --- Watch lists, webhooks and the changes feed (issue 15; scope watch) -------------------------------
+
+_WATCH_TAG = ("watch",)
+_USCC_PATH = {"name": "uscc", "in": "path", "required": True, "schema": {"type": "string"}}
+_SUB_PATH = {"name": "subscription_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_DELIVERY_PATH = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+
+def _query_int(name: str, low: int, high: int, description: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "minimum": low, "maximum": high},
+    }
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+_INSTANT = {"type": "string", "format": "date-time"}
+SCHEMAS["WatchEntry"] = {
+    "type": "object",
+    "required": ["uscc", "since"],
+    "properties": {
+        "uscc": {"type": "string"},
+        "name": {"type": "string", "nullable": True},
+        "since": _INSTANT,
+    },
+}
+SCHEMAS["WatchList"] = {
+    "type": "object",
+    "required": ["watch", "page", "per_page", "total"],
+    "properties": {
+        "watch": {"type": "array", "items": ref("WatchEntry")},
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+        "total": {"type": "integer"},
+    },
+}
+SCHEMAS["SubscriptionNew"] = {
+    "type": "object",
+    "required": ["url"],
+    "properties": {
+        "url": {"type": "string", "maxLength": 500, "description": "http(s) 地址,主机须在管理员允许的名单或网段内"},
+        "scope": {"type": "string", "enum": ["watched", "all"], "default": "watched"},
+    },
+}
+SCHEMAS["Subscription"] = {
+    "type": "object",
+    "required": ["id", "url", "scope", "active", "created_at", "ended_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string"},
+        "scope": {"type": "string", "enum": ["watched", "all"]},
+        "active": {"type": "boolean"},
+        "created_at": _INSTANT,
+        "ended_at": {**_INSTANT, "nullable": True},
+        "secret": {"type": "string", "description": "仅在创建时返回一次:HMAC 签名密钥"},
+    },
+}
+SCHEMAS["SubscriptionList"] = {
+    "type": "object",
+    "required": ["subscriptions"],
+    "properties": {"subscriptions": {"type": "array", "items": ref("Subscription")}},
+}
+SCHEMAS["DeliveryAttempt"] = {
+    "type": "object",
+    "required": ["at", "status_code", "error", "duration_ms"],
+    "properties": {
+        "at": _INSTANT,
+        "status_code": {"type": "integer", "nullable": True},
+        "error": {"type": "string"},
+        "duration_ms": {"type": "integer"},
+    },
+}
+SCHEMAS["Delivery"] = {
+    "type": "object",
+    "required": ["id", "change_id", "status", "attempts", "created_at", "log"],
+    "properties": {
+        "id": {"type": "integer"},
+        "change_id": {"type": "integer", "nullable": True, "description": "变更编号;测试投递为 null"},
+        "status": {"type": "string", "enum": ["pending", "delivered", "parked"]},
+        "attempts": {"type": "integer"},
+        "created_at": _INSTANT,
+        "next_attempt_at": {**_INSTANT, "nullable": True},
+        "delivered_at": {**_INSTANT, "nullable": True},
+        "last_status": {"type": "integer", "nullable": True},
+        "last_error": {"type": "string"},
+        "log": {"type": "array", "items": ref("DeliveryAttempt")},
+    },
+}
+SCHEMAS["DeliveryLog"] = {
+    "type": "object",
+    "required": ["deliveries", "page", "per_page", "total"],
+    "properties": {
+        "deliveries": {"type": "array", "items": ref("Delivery")},
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+        "total": {"type": "integer"},
+    },
+}
+SCHEMAS["Queued"] = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {"id": {"type": "integer"}, "status": {"type": "string", "enum": ["pending"]}},
+}
+SCHEMAS["Change"] = {
+    "type": "object",
+    "required": ["id", "kind", "uscc", "recorded_at", "data"],
+    "properties": {
+        "id": {"type": "integer", "description": "变更编号,按提交顺序递增;即游标"},
+        "kind": {
+            "type": "string",
+            "description": "grade.changed、listing.proposed、listing.listed、listing.withdrawn、listing.removed、"
+            "listing.updated、publication.published",
+        },
+        "uscc": {"type": "string", "nullable": True},
+        "recorded_at": {"type": "string"},
+        "data": {"type": "object", "additionalProperties": True},
+    },
+}
+SCHEMAS["ChangePage"] = {
+    "type": "object",
+    "required": ["changes", "next", "has_more", "newest"],
+    "properties": {
+        "changes": {"type": "array", "items": ref("Change")},
+        "next": {"type": "integer", "description": "下一页的 since"},
+        "has_more": {"type": "boolean"},
+        "newest": {"type": "integer"},
+    },
+}
+_NO_CONTENT = {"description": "已完成"}
+
+PATHS["/watch"] = {
+    "get": operation(
+        operation_id="watchList",
+        summary="本部门关注的企业(分页)",
+        scope="watch",
+        parameters=[_query_int("page", 1, 1_000_000), _query_int("per_page", 1, 500)],
+        responses={200: _json("WatchList", "关注名单")},
+        errors=(422,),
+        tags=_WATCH_TAG,
+    )
+}
+PATHS["/watch/{uscc}"] = {
+    "get": operation(
+        operation_id="watchGet",
+        summary="是否关注某企业",
+        scope="watch",
+        parameters=[_USCC_PATH],
+        responses={200: _json("WatchEntry", "已关注")},
+        errors=(404, 422),
+        tags=_WATCH_TAG,
+    ),
+    "put": operation(
+        operation_id="watchPut",
+        summary="关注某企业(幂等)",
+        scope="watch",
+        parameters=[_USCC_PATH],
+        responses={200: _json("WatchEntry", "原已关注"), 201: _json("WatchEntry", "新关注")},
+        errors=(404, 422),
+        tags=_WATCH_TAG,
+    ),
+    "delete": operation(
+        operation_id="watchDelete",
+        summary="取消关注",
+        scope="watch",
+        parameters=[_USCC_PATH],
+        responses={204: _NO_CONTENT},
+        errors=(404, 422),
+        tags=_WATCH_TAG,
+    ),
+}
+PATHS["/subscriptions"] = {
+    "get": operation(
+        operation_id="subscriptionList",
+        summary="本部门的 Webhook 订阅",
+        scope="watch",
+        responses={200: _json("SubscriptionList", "订阅")},
+        errors=(),
+        tags=_WATCH_TAG,
+    ),
+    "post": operation(
+        operation_id="subscriptionCreate",
+        summary="新建 Webhook 订阅(密钥只返回一次)",
+        scope="watch",
+        request_schema="SubscriptionNew",
+        responses={201: _json("Subscription", "已创建,含 secret")},
+        errors=(400, 413, 422),
+        tags=_WATCH_TAG,
+    ),
+}
+PATHS["/subscriptions/{subscription_id}"] = {
+    "get": operation(
+        operation_id="subscriptionGet",
+        summary="一个订阅",
+        scope="watch",
+        parameters=[_SUB_PATH],
+        responses={200: _json("Subscription", "订阅")},
+        errors=(404,),
+        tags=_WATCH_TAG,
+    ),
+    "delete": operation(
+        operation_id="subscriptionDelete",
+        summary="停止订阅(保留记录)",
+        scope="watch",
+        parameters=[_SUB_PATH],
+        responses={204: _NO_CONTENT},
+        errors=(404,),
+        tags=_WATCH_TAG,
+    ),
+}
+PATHS["/subscriptions/{subscription_id}/deliveries"] = {
+    "get": operation(
+        operation_id="subscriptionDeliveries",
+        summary="投递记录(新者在前,含每次尝试)",
+        scope="watch",
+        parameters=[
+            _SUB_PATH,
+            _query_int("page", 1, 1_000_000),
+            _query_int("per_page", 1, 200),
+            {
+                "name": "status",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["pending", "delivered", "parked"]},
+            },
+        ],
+        responses={200: _json("DeliveryLog", "投递记录")},
+        errors=(404, 422),
+        tags=_WATCH_TAG,
+    )
+}
+PATHS["/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"] = {
+    "post": operation(
+        operation_id="deliveryReplay",
+        summary="重新投递",
+        scope="watch",
+        parameters=[_SUB_PATH, _DELIVERY_PATH],
+        responses={202: _json("Queued", "已排队")},
+        errors=(404,),
+        tags=_WATCH_TAG,
+    )
+}
+PATHS["/subscriptions/{subscription_id}/test"] = {
+    "post": operation(
+        operation_id="subscriptionTest",
+        summary="发送测试投递(webhook.test)",
+        scope="watch",
+        parameters=[_SUB_PATH],
+        responses={202: _json("Queued", "已排队")},
+        errors=(404,),
+        tags=_WATCH_TAG,
+    )
+}
+PATHS["/changes"] = {
+    "get": operation(
+        operation_id="changes",
+        summary="变更流:游标之后的每一项变更,按提交顺序",
+        description="漏收 Webhook 的部门据此补齐:从 since=0 起,以答复中的 next 为下一页的 since,直到 has_more 为 false。",
+        scope="watch",
+        parameters=[_query_int("since", 0, 2**31 - 1, "上次答复的 next"), _query_int("limit", 1, 1000)],
+        responses={200: _json("ChangePage", "变更")},
+        errors=(422,),
+        tags=_WATCH_TAG,
     )
 }

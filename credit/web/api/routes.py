@@ -227,6 +227,19 @@ def current_listings():
     if fmt not in ("json", "csv"):
         return validation_failed([FieldError("format", "format 须为 json 或 csv")])
     day = today()
+    # Revalidation (issue 15): the file is a function of the lists' change counter, the day and the format.
+    from credit.services.outbox import last_change_at
+    from credit.services.public import lists_version
+
+    session = get_session()
+    etag = f"lists-{lists_version(session)}-{day.isoformat()}-{fmt}"
+    modified = last_change_at(session, day)
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+        response.set_etag(etag)
+        response.last_modified = modified
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response
     rows = [
         {
             "uscc": entry.firm.uscc,
@@ -249,6 +262,8 @@ def current_listings():
         response.headers["Content-Disposition"] = f"attachment; filename=listings-{day.isoformat()}.csv"
     # The file changes at most when a list entry changes; a day's copy may be cached for an hour.
     response.headers["Cache-Control"] = "private, max-age=3600"
+    response.set_etag(etag)
+    response.last_modified = modified
     return response
 
 
