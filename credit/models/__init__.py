@@ -28,6 +28,7 @@ from credit.models.publication import (
 )
 from credit.models.ruleset import RuleSetVersion
 from credit.models.signing import SigningKey
+from credit.models.statistics import GradeHistory
 from credit.models.user import Role, User
 from credit.models.version import ChangeCounter, ConfigVersion
 from credit.models.webhook import ChangeOutbox, WatchEntry, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -53,6 +54,7 @@ __all__ = [
     "FirmAssessment",
     "FirmCreate",
     "FirmNameKey",
+    "GradeHistory",
     "ImportBatch",
     "ListKind",
     "Listing",

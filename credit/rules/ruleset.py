@@ -128,6 +128,28 @@ class AnnouncementRules:
     address_weight: float = 0.0
 
 
+STATISTICS_FIGURES = ("pass_rate", "grades", "lists", "cqo", "warnings")
+
+
+@dataclass(frozen=True)
+class StatisticsRules:
+    """The `[statistics]` section: what a spot check is, the targets the dashboard measures against and
+    the thresholds of the 红黄牌警示 (docs/supervision.md)."""
+
+    pass_types: tuple[str, ...] = ("spot_check_pass",)
+    fail_types: tuple[str, ...] = ("spot_check_fail",)
+    pass_rate_target: float = 0.94
+    cqo_target: float = 0.6
+    cqo_scale: str = "规上"
+    warning_months: int = 12
+    yellow_ratio: float = 1.5
+    red_ratio: float = 2.0
+    warning_min_checks: int = 20
+    trend_months: int = 12
+    trend_years: int = 5
+    public_figures: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """One version of the rules. `version` is 0 for a document not yet stored."""
@@ -148,6 +170,7 @@ class RuleSet:
     version: int = 0
     announcements: AnnouncementRules = field(default_factory=lambda: AnnouncementRules(), compare=False)
     control: InternalControl = field(default_factory=InternalControl)
+    statistics: StatisticsRules = field(default_factory=StatisticsRules, compare=False)
 
     def rule_for(self, event_type: str, severity: str | None) -> PointRule | None:
         """The point rule of an event: by type and severity, or by type alone."""
@@ -330,6 +353,7 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
         raise RuleSetError("supervision 须为 A、B、C、D 各一个 0 到 1 之间的比例")
     return RuleSet(
         announcements=parse_announcement_rules(document),
+        statistics=parse_statistics_rules(document),
         control=parse_internal_control(document),
         name=str(document.get("name", "")),
         base_score=_int(document, "base_score", "规则集"),
@@ -395,6 +419,60 @@ def parse_announcement_rules(document: dict[str, Any]) -> AnnouncementRules:
     if not rules.serious_items:
         raise RuleSetError(f"{where}.serious_items 不能为空")
     return rules
+
+
+def _ratio(section: dict, key: str, where: str, *, upper: float | None = 1.0) -> float:
+    value = section.get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise RuleSetError(f"{where}.{key} 须为不小于 0 的数")
+    if upper is not None and value > upper:
+        raise RuleSetError(f"{where}.{key} 须在 0 到 {upper:g} 之间")
+    return float(value)
+
+
+def parse_statistics_rules(document: dict[str, Any]) -> StatisticsRules:
+    """The `[statistics]` section; a version saved before it existed takes the default file's. Checks that
+    pass and fail types are disjoint and that the red threshold is at least the yellow one."""
+    section = document.get("statistics")
+    if section is None:
+        section = _default_section("statistics")
+    if not isinstance(section, dict):
+        raise RuleSetError("statistics 须为一个表")
+    where = "statistics"
+    known = set(StatisticsRules.__dataclass_fields__)
+    unknown = set(section) - known
+    if unknown:
+        raise RuleSetError(f"statistics 中有未知的设置：{'、'.join(sorted(unknown))}")
+    rules = StatisticsRules(
+        pass_types=_types(section.get("pass_types"), f"{where}.pass_types"),
+        fail_types=_types(section.get("fail_types"), f"{where}.fail_types"),
+        pass_rate_target=_ratio(section, "pass_rate_target", where),
+        cqo_target=_ratio(section, "cqo_target", where),
+        cqo_scale=_texts([section.get("cqo_scale")], f"{where}.cqo_scale", ("规上", "规下"))[0],
+        warning_months=_int(section, "warning_months", where, minimum=1),
+        yellow_ratio=_ratio(section, "yellow_ratio", where, upper=None),
+        red_ratio=_ratio(section, "red_ratio", where, upper=None),
+        warning_min_checks=_int(section, "warning_min_checks", where, minimum=1),
+        trend_months=_int(section, "trend_months", where, minimum=1),
+        trend_years=_int(section, "trend_years", where, minimum=1),
+        public_figures=_texts(section.get("public_figures", []), f"{where}.public_figures", STATISTICS_FIGURES),
+    )
+    if set(rules.pass_types) & set(rules.fail_types):
+        raise RuleSetError(f"{where}.pass_types 与 fail_types 不能有相同的事件类型")
+    if rules.yellow_ratio <= 1 or rules.red_ratio < rules.yellow_ratio:
+        raise RuleSetError(f"{where}: 须 1 < yellow_ratio ≤ red_ratio")
+    if rules.trend_months > 120 or rules.trend_years > 30:
+        raise RuleSetError(f"{where}: trend_months 不能大于 120,trend_years 不能大于 30")
+    return rules
+
+
+_DEFAULT_SECTIONS: dict[str, Any] = {}
+
+
+def _default_section(name: str) -> Any:
+    if name not in _DEFAULT_SECTIONS:
+        _DEFAULT_SECTIONS[name] = tomllib.loads(DEFAULT_PATH.read_text(encoding="utf-8"))[name]
+    return _DEFAULT_SECTIONS[name]
 
 
 _DEFAULT_ANNOUNCEMENTS: dict[str, Any] | None = None

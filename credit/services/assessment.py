@@ -34,6 +34,7 @@ from credit.rules.ruleset import RuleSet
 from credit.rules.sql import assessment_query, negative_event_sql
 from credit.rules.sql import credit_event as sql_credit_event
 from credit.rules.validity import last_negative_on, valid_until
+from credit.services.grade_history import record_history
 from credit.services.listings import remove_red_for_negative, review_after_revocation, sync_listings
 from credit.services.outbox import GradeSnapshot, record_grade_change
 from credit.services.rulesets import active_ruleset
@@ -127,6 +128,8 @@ def reassess_firms(session: Session, firm_ids: Iterable[int], *, as_of: date | N
         sync_listings(session, firm_id, result, rules)
         results[firm_id] = result
     session.flush()
+    # The same statement as the set-based runs write the history with (credit.services.grade_history).
+    record_history(session, firm_ids=results)
     return results
 
 
@@ -204,7 +207,8 @@ class AssessRun:
 
 def _store_set(session: Session, assessed: Select, *, as_of: date, rules: RuleSet, firms: Select | None = None) -> None:
     """Replace the stored assessments of every firm (or of `firms`) by the rows of `assessed`, with the
-    date each stops being valid, in two set-based statements (three for a past `as_of`)."""
+    date each stops being valid, in two set-based statements (three for a past `as_of`), and append the
+    changed ones to the grade history."""
     query = assessed.subquery()
     scope = [] if firms is None else [col(FirmAssessment.firm_id).in_(firms)]
     grades = GradeSnapshot(session, scope)  # the grades before, for the outbox's grade changes
@@ -251,6 +255,7 @@ def _store_set(session: Session, assessed: Select, *, as_of: date, rules: RuleSe
             .where(FirmAssessment.__table__.c.firm_id.in_(later), *scope)  # type: ignore[attr-defined]
             .values(valid_until=as_of)
         )
+    record_history(session, firms=firms)
 
 
 def audit_run(session: Session, run: AssessRun, **extra: object) -> None:

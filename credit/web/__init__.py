@@ -104,6 +104,8 @@ def register_blueprints(app: Flask) -> None:
     from credit.web.public.routes import bp as public_bp
     from credit.web.records.routes import bp as records_bp
     from credit.web.rules.routes import bp as rules_bp
+    from credit.web.stats.routes import bp as stats_bp
+    from credit.web.stats.routes import public_bp as public_stats_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
@@ -114,6 +116,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dueprocess_bp, url_prefix="/admin")
     app.register_blueprint(announcements_bp, url_prefix="/admin")
     app.register_blueprint(checks_bp)  # /check for checkers, /admin/checks for admins
+    app.register_blueprint(stats_bp, url_prefix="/admin")
+    app.register_blueprint(public_stats_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -788,3 +788,34 @@ def deliver_command(once: bool) -> None:
             on_pass=note,
         )
     click.echo(f"已投递 {totals['delivered']},待重试 {totals['retrying']},已搁置 {totals['parked']}")
+@credit_cli.command("stats")
+@click.option("--year", type=int, default=None, help="The year of the pass rates; default the year of --as-of.")
+@click.option("--as-of", "as_of", default=None, help="The date of grades, lists and warnings (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def stats_command(year: int | None, as_of: str | None, as_json: bool) -> None:
+    """Supervision statistics: pass rates, grades, red and black counts, 首席质量官, 红黄牌警示."""
+    from credit.services.rulesets import active_ruleset
+    from credit.services.statistics import StatisticsError, city_statistics, resolve_period, statistics_json
+
+    day = _date(as_of)
+    try:
+        year, day = resolve_period(year, day, today())
+    except StatisticsError as exc:
+        fail(str(exc))
+    with session_scope(_engine(), _actor()) as session:
+        data = statistics_json(city_statistics(session, active_ruleset(session), year=year, as_of=day))
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    rate = data["pass_rate"]
+    shown = "-" if rate["rate"] is None else f"{rate['rate']:.2%}"
+    click.echo(
+        f"{data['year']} 年监督抽查 {rate['checks']} 批次,合格 {rate['passed']},合格率 {shown}(目标 {rate['target']:.0%})"
+    )
+    click.echo(f"{data['as_of']} 等级 " + " ".join(f"{g}:{n}" for g, n in data["grades"].items()))
+    click.echo(f"红榜 {data['red']},黑榜 {data['black']},首席质量官 {data['cqo']['firms']} 家")
+    for w in data["warnings"]:
+        where = w.get("region") or w.get("industry")
+        click.echo(
+            f"  {'红牌' if w['level'] == 'red' else '黄牌'} {where} 不合格率 {w['rate']:.2%}(全市 {w['city_rate']:.2%})"
+        )
