@@ -16,6 +16,7 @@ PUBLIC = "public"
 PAGES: dict[str, tuple[str, object]] = {
     "public.index": ("/", PUBLIC),
     "public.set_language": ("/lang/en", PUBLIC),
+    "public_stats.public_statistics": ("/statistics", PUBLIC),
     "auth.login": ("/login", PUBLIC),
     "auth.change_password": ("/account/password", ANY),
     "auth.login_code": ("/login/code", PUBLIC),  # without a password just checked: back to the log-in
@@ -67,6 +68,11 @@ PAGES: dict[str, tuple[str, object]] = {
     "admin.pilot_codes": ("/admin/pilot-codes", {"admin"}),
     "admin.api_keys": ("/admin/api-keys", {"admin"}),
     "admin.webhooks": ("/admin/webhooks", {"admin"}),
+    "stats.dashboard": ("/admin/stats", STAFF),
+    "stats.figure_download": ("/admin/stats/pass_rate_years.csv", STAFF),
+    "stats.warning_detail": ("/admin/stats/warnings/region/南城街道", STAFF),
+    "stats.cqo_registry": ("/admin/cqo", STAFF),
+    "stats.cqo_download": ("/admin/cqo.xlsx", STAFF),
     "checks.check_log": ("/admin/checks", {"admin"}),
     "checks.check_log_csv": ("/admin/checks.csv", {"admin"}),
     "announcements.announcement_list": ("/admin/announcements", {"recorder", "reviewer"}),

@@ -37,6 +37,8 @@ public_bp = Blueprint("public_stats", __name__)
 PAGE = 50
 LEVEL_LABELS = {"red": "红牌", "yellow": "黄牌"}
 DIMENSION_LABELS = {"region": "镇街", "industry": "行业"}
+# What the dashboard template compares a table cell with (the cells are these labels).
+_LABELS = {"red": LEVEL_LABELS["red"], "region": DIMENSION_LABELS["region"]}
 
 
 def _pct(value: float | None) -> str:
@@ -228,7 +230,7 @@ def dashboard():
     session = get_session()
     year, day = _period()
     stats = city_statistics(session, active_ruleset(session), year=year, as_of=day)
-    return render_template("stats/dashboard.html", stats=stats, figures=_figures(stats, STAFF_FIGURES), public=False)
+    return render_template("stats/dashboard.html", stats=stats, figures=_figures(stats, STAFF_FIGURES), public=False, labels=_LABELS)
 
 
 def _download(title: str, header: list[str], rows: list[list], name: str, fmt: str):
@@ -334,4 +336,4 @@ def public_statistics():
         abort(404)
     year, day = resolve_period(None, None, today())
     stats = city_statistics(session, rules, year=year, as_of=day)
-    return render_template("stats/dashboard.html", stats=stats, figures=_figures(stats, names), public=True)
+    return render_template("stats/dashboard.html", stats=stats, figures=_figures(stats, names), public=True, labels=_LABELS)
