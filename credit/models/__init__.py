@@ -19,6 +19,7 @@ from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
 from credit.models.pilot_code import PilotCode
+from credit.models.plan import Inspector, PlanFirm, SupervisionPlan
 from credit.models.publication import (
     Publication,
     PublicationEntry,
@@ -52,6 +53,7 @@ __all__ = [
     "FirmCreate",
     "FirmNameKey",
     "ImportBatch",
+    "Inspector",
     "ListKind",
     "Listing",
     "ListingStatus",
@@ -61,6 +63,7 @@ __all__ = [
     "PetitionKind",
     "PetitionStatus",
     "PilotCode",
+    "PlanFirm",
     "Publication",
     "PublicationEntry",
     "PublicationExport",
@@ -69,6 +72,7 @@ __all__ = [
     "Role",
     "RuleSetVersion",
     "SigningKey",
+    "SupervisionPlan",
     "User",
     "utcnow",
 ]

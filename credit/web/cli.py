@@ -754,3 +754,7 @@ def pilot_code_list_command() -> None:
     click.echo("\t".join(("code", "failed_rule", "document_basis", "reason")))
     for row in rows:
         click.echo("\t".join(row))
+
+
+# Commands of their own modules, registered on the group when it is imported.
+import credit.web.plan_cli  # noqa: E402, F401
