@@ -113,6 +113,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dueprocess_bp, url_prefix="/admin")
     app.register_blueprint(announcements_bp, url_prefix="/admin")
     app.register_blueprint(checks_bp)  # /check for checkers, /admin/checks for admins
+    from credit.web.supervision.routes import bp as supervision_bp
+
+    app.register_blueprint(supervision_bp, url_prefix="/admin")
 
 
 def register_errorhandlers(app: Flask) -> None:
