@@ -2,8 +2,8 @@
 N years passed, with at least the roll's minimum of checks in that time (rule set `[honour_rolls]`).
 
 Computed in one set-based query over the effective spot-check events (revoked or rejected events never
-count); a firm shows on the longest roll it qualifies for. Invariant: a firm with any non-passing check
-(failure, refusal) on or after a roll's start date is not on that roll."""
+count); a firm shows on the longest roll it qualifies for. Invariant: a firm on a roll of N years was
+checked on or before the day N years ago and every effective check of it since then passed."""
 
 from __future__ import annotations
 
@@ -27,32 +27,48 @@ def years_before(day: date, years: int) -> date:
 
 
 def _streaks(rules: RuleSet, as_of: date):
-    """(firm_id, roll code) of every firm on a roll as of `as_of`, the longest roll it qualifies for."""
+    """(firm_id, roll code) of every firm on a roll as of `as_of`, the longest roll it qualifies for.
+
+    A firm's streak starts at its first passing check after its last non-passing one (failure, refusal);
+    it is on a roll of N years when the streak started on or before the same day N years ago and holds at
+    least the roll's `min_checks` passing checks."""
     honour = rules.honour
     events = CreditEvent.__table__  # type: ignore[attr-defined]
-    is_pass = events.c.event_type == honour.pass_type
-    columns = [events.c.firm_id, func.max(case((~is_pass, events.c.occurred_on))).label("last_bad")]
-    for roll in honour.rolls:
-        start = years_before(as_of, roll.years)
-        passes = func.sum(case((and_(is_pass, events.c.occurred_on >= start), 1), else_=0))
-        columns.append(passes.label(f"n_{roll.code}"))
-    per_firm = (
-        sa_select(*columns)
+    counted = (
+        events.c.status == EventStatus.effective.value,
+        events.c.event_type.in_(honour.check_types),
+        events.c.occurred_on <= as_of,
+    )
+    bad = (
+        sa_select(events.c.firm_id, func.max(events.c.occurred_on).label("last_bad"))
+        .where(*counted, events.c.event_type != honour.pass_type)
+        .group_by(events.c.firm_id)
+        .subquery("bad")
+    )
+    streak = (
+        sa_select(
+            events.c.firm_id,
+            func.min(events.c.occurred_on).label("since"),
+            func.count().label("passes"),
+        )
+        .select_from(events.outerjoin(bad, bad.c.firm_id == events.c.firm_id))
         .where(
-            events.c.status == EventStatus.effective.value,
-            events.c.event_type.in_(honour.check_types),
-            events.c.occurred_on <= as_of,
+            *counted,
+            events.c.event_type == honour.pass_type,
+            (bad.c.last_bad.is_(None)) | (events.c.occurred_on > bad.c.last_bad),
         )
         .group_by(events.c.firm_id)
-        .subquery("checks")
+        .subquery("streak")
     )
-    whens = []
-    for roll in honour.rolls:
-        start = years_before(as_of, roll.years)
-        clean = (per_firm.c.last_bad.is_(None)) | (per_firm.c.last_bad < start)
-        whens.append((and_(clean, per_firm.c[f"n_{roll.code}"] >= roll.min_checks), literal(roll.code)))
+    whens = [
+        (
+            and_(streak.c.since <= years_before(as_of, roll.years), streak.c.passes >= roll.min_checks),
+            literal(roll.code),
+        )
+        for roll in honour.rolls
+    ]
     roll_code = case(*whens, else_=None) if whens else literal(None)
-    return sa_select(per_firm.c.firm_id, roll_code.label("roll")).subquery("streaks")
+    return sa_select(streak.c.firm_id, roll_code.label("roll")).subquery("streaks")
 
 
 @dataclass(frozen=True)

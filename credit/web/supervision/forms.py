@@ -14,9 +14,13 @@ class PlanForm(FlaskForm):
     seed = StringField(_l("随机种子"), validators=[DataRequired(), Length(max=100)])
     as_of = StringField(_l("基准日(YYYY-MM-DD,留空为今天)"), validators=[Optional(), Length(max=10)])
     region = SelectField(
-        _l("所属镇街"), choices=lambda: [SelectChoice("", "—"), *(SelectChoice(r, r) for r in REGIONS)]
+        _l("所属镇街"),
+        choices=lambda: [SelectChoice("", "—"), *(SelectChoice(r, r) for r in REGIONS)],
+        validate_choice=False,
     )
-    industry = SelectField(_l("行业"), choices=lambda: [SelectChoice("", "—"), *industry_choices()])
+    industry = SelectField(
+        _l("行业"), choices=lambda: [SelectChoice("", "—"), *industry_choices()], validate_choice=False
+    )
     submit = SubmitField(_l("抽取"))
 
 

@@ -51,7 +51,7 @@ def plan_list():
                     plan, created = make_plan(session, plan_request, created_by=current_user.username)
                     plan_id = plan.id
             except (PlanError, ValueError) as exc:
-                form.seed.errors.append(str(exc))
+                form.seed.errors = [*form.seed.errors, str(exc)]
                 status = 422
             else:
                 flash(_("已抽取新计划。") if created else _("同一种子、同一数据:沿用已存计划。"), "success")
