@@ -189,9 +189,10 @@ def derive_plan(
     per_firm = rules.plan.inspectors_per_firm
     by_grade: dict[str, list[tuple]] = defaultdict(list)
     lines = []
-    for row in session.execute(graded_firms_query(request, rules)):
-        by_grade[row.grade].append(tuple(row))
-        lines.append(f"{row.uscc}:{row.grade}")
+    # Core rows over the session's connection: no ORM loading per row (100k rows at city scale).
+    for row in session.connection().execute(graded_firms_query(request, rules)).tuples():
+        by_grade[row[5]].append(row)
+        lines.append(f"{row[1]}:{row[5]}")
     firms_digest = _sha(lines)
     del lines
     grades: dict[str, dict[str, int]] = {}
@@ -217,7 +218,7 @@ def derive_plan(
         previous = set(filter(None, last.get(firm.firm_id, "").split(",")))
         if previous:
             history.append(f"{firm.uscc}:{','.join(sorted(previous))}")
-        candidates = [code for code in roster if code not in previous]
+        candidates = [code for code in roster if code not in previous] if previous else roster
         if len(candidates) < per_firm:
             raise PlanError(
                 f"企业 {firm.uscc} 上次的检查人员回避后,在岗检查人员只剩 {len(candidates)} 名,"
