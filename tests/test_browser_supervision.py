@@ -45,7 +45,9 @@ def test_reviewer_sees_queues_and_draws_a_plan(page: Page, live_url: str, tx, sc
                     "authority": "市场监督管理局",
                 }
                 record_event(s, raw, recorder=recorder)
-        import_roster(s, "执法证号,姓名,所属单位\nZF001,王一,稽查一科\nZF002,李二,稽查一科\nZF003,张三,稽查二科\n".encode())
+        import_roster(
+            s, "执法证号,姓名,所属单位\nZF001,王一,稽查一科\nZF002,李二,稽查一科\nZF003,张三,稽查二科\n".encode()
+        )
 
     log_in(page, live_url, "reviewer")
     queue = page.locator('[data-queue="to_review"]')

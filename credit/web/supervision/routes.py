@@ -124,7 +124,8 @@ def inspectors():
 def inspector_deactivate():
     form = DeactivateForm()
     if not form.validate_on_submit():
-        abort(400)
+        flash(_("请选择要离岗的检查人员"), "error")
+        return redirect(url_for("supervision.inspectors"))
     try:
         with unit_of_work() as session:
             set_inspector_active(session, form.code.data, False)
