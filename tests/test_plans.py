@@ -302,3 +302,35 @@ def test_plan_xlsx(city, tx, session):
     sheet = load_workbook(io.BytesIO(data)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][1] == "统一社会信用代码" and len(rows) == 1 + plan.firm_count
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["plan"]["rates"].update(D=1.5), "plan.rates"),
+        (lambda d: d["plan"]["rates"].pop("A"), "plan.rates"),
+        (lambda d: d["plan"].update(inspectors_per_firm=0), "inspectors_per_firm"),
+        (lambda d: d["plan"].update(extra=1), "未知的设置"),
+        (lambda d: d["honour_rolls"].update(publish="yes"), "publish"),
+        (lambda d: d["honour_rolls"]["rolls"].append(dict(d["honour_rolls"]["rolls"][0])), "不能重复"),
+        (lambda d: d["honour_rolls"].update(pass_type="penalty"), "pass_type"),
+    ],
+)
+def test_rule_set_plan_and_honour_sections_are_checked(change, message):
+    from credit.rules.ruleset import RuleSetError, default_document, parse_ruleset
+
+    document = default_document()
+    change(document)
+    with pytest.raises(RuleSetError, match=message):
+        parse_ruleset(document)
+
+
+def test_a_version_without_plan_takes_the_supervision_rates():
+    from credit.rules.ruleset import default_document, parse_ruleset
+
+    document = default_document()
+    del document["plan"], document["honour_rolls"]
+    document["supervision"]["A"] = 0.05
+    rules = parse_ruleset(document)
+    assert rules.plan.rates["A"] == 0.05 and rules.plan.inspectors_per_firm == 2
+    assert rules.honour.rolls == ()
