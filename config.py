@@ -99,6 +99,9 @@ class Config:
     # The admin home page warns this many days before a year without a working-day calendar begins (the
     # State Council publishes the next year's holidays in October or November).
     CALENDAR_WARN_DAYS = int(os.environ.get("CALENDAR_WARN_DAYS", "75"))
+    # 工作台 (issue 12): rows listed per work queue; an API key unused this many days is flagged to admins.
+    WORK_QUEUE_ITEMS = int(os.environ.get("WORK_QUEUE_ITEMS", "10"))
+    API_KEY_STALE_DAYS = int(os.environ.get("API_KEY_STALE_DAYS", "90"))
     # The API's per-key rate limit (docs/api.md): at most API_RATE_LIMIT requests per API_RATE_WINDOW
     # seconds, counted in the database so that it holds across workers and hosts; 0 turns it off.
     API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))

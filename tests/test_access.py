@@ -82,6 +82,11 @@ PAGES: dict[str, tuple[str, object]] = {
     "announcements.referral_list": ("/admin/announcements/referrals", STAFF),
     "announcements.referral_csv": ("/admin/announcements/referrals.csv", STAFF),
     "announcements.mappings": ("/admin/announcements/mappings", {"recorder"}),
+    "supervision.plan_list": ("/admin/plans", STAFF),
+    "supervision.plan_detail": ("/admin/plans/{plan_id}", STAFF),
+    "supervision.plan_export": ("/admin/plans/{plan_id}.xlsx", STAFF),
+    "supervision.inspectors": ("/admin/inspectors", {"admin"}),
+    "supervision.honour_rolls": ("/admin/honour-rolls", STAFF),
 }
 # POST-only endpoints: (path, roles allowed)
 ACTIONS: dict[str, tuple[str, object]] = {
@@ -102,6 +107,7 @@ ACTIONS: dict[str, tuple[str, object]] = {
     "announcements.announcement_import": ("/admin/announcements/import", {"recorder"}),
     "announcements.confirm_name": ("/admin/announcements/queue/confirm", {"recorder"}),
     "announcements.mark_name_outside": ("/admin/announcements/queue/outside", {"recorder"}),
+    "supervision.inspector_deactivate": ("/admin/inspectors/deactivate", {"admin"}),
 }
 
 
@@ -212,7 +218,12 @@ def ids(tx) -> dict:
             recorder=recorder,
             defaults=Defaults(publisher="某省市场监督管理局"),
         )
+        from credit.services.plans import check_request, import_roster, make_plan
+
+        import_roster(s, b"code,name\nZF1,a\nZF2,b\nZF3,c\n")
+        plan, _ = make_plan(s, check_request("access", None), created_by="test")
         return {
+            "plan_id": plan.id,
             "announcement_id": announced.announcements[0]["announcement_id"],
             "name_key": name_key("外地某食品有限公司"),
             "key_id": key.id,

@@ -19,6 +19,7 @@ from credit.models.event import CreditEvent, EventStatus, ImportBatch
 from credit.models.firm import Firm, FirmCreate
 from credit.models.objection import Petition, PetitionKind, PetitionStatus
 from credit.models.pilot_code import PilotCode
+from credit.models.plan import Inspector, PlanFirm, SupervisionPlan
 from credit.models.publication import (
     Publication,
     PublicationEntry,
@@ -56,6 +57,7 @@ __all__ = [
     "FirmNameKey",
     "GradeHistory",
     "ImportBatch",
+    "Inspector",
     "ListKind",
     "Listing",
     "ListingStatus",
@@ -65,6 +67,7 @@ __all__ = [
     "PetitionKind",
     "PetitionStatus",
     "PilotCode",
+    "PlanFirm",
     "Publication",
     "PublicationEntry",
     "PublicationExport",
@@ -73,6 +76,7 @@ __all__ = [
     "Role",
     "RuleSetVersion",
     "SigningKey",
+    "SupervisionPlan",
     "User",
     "WatchEntry",
     "WebhookAttempt",

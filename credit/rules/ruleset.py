@@ -151,6 +151,34 @@ class StatisticsRules:
 
 
 @dataclass(frozen=True)
+class PlanRules:
+    """双随机 plans: the share of each grade's firms drawn (0–1) and the inspectors drawn per firm."""
+
+    rates: dict[str, float]
+    inspectors_per_firm: int = 2
+
+
+@dataclass(frozen=True)
+class HonourRoll:
+    """One honour roll: firms whose every effective spot check of the last `years` years passed."""
+
+    code: str
+    label: str
+    years: int
+    min_checks: int = 1
+
+
+@dataclass(frozen=True)
+class HonourRules:
+    """The `[honour_rolls]` section: the rolls, longest first, which types are spot checks and which passes."""
+
+    rolls: tuple[HonourRoll, ...] = ()
+    pass_type: str = "spot_check_pass"  # noqa: S105 - an event type, not a password
+    check_types: tuple[str, ...] = ("spot_check_pass", "spot_check_fail", "spot_check_refused")
+    publish: bool = False
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One version of the rules. `version` is 0 for a document not yet stored."""
 
@@ -171,6 +199,8 @@ class RuleSet:
     announcements: AnnouncementRules = field(default_factory=lambda: AnnouncementRules(), compare=False)
     control: InternalControl = field(default_factory=InternalControl)
     statistics: StatisticsRules = field(default_factory=StatisticsRules, compare=False)
+    plan: PlanRules = field(default_factory=lambda: PlanRules(rates={"A": 0.03, "B": 0.1, "C": 0.4, "D": 1.0}))
+    honour: HonourRules = field(default_factory=HonourRules)
 
     def rule_for(self, event_type: str, severity: str | None) -> PointRule | None:
         """The point rule of an event: by type and severity, or by type alone."""
@@ -355,6 +385,8 @@ def parse_ruleset(document: dict[str, Any], *, version: int = 0) -> RuleSet:
         announcements=parse_announcement_rules(document),
         statistics=parse_statistics_rules(document),
         control=parse_internal_control(document),
+        plan=parse_plan_rules(document, supervision),
+        honour=parse_honour_rules(document),
         name=str(document.get("name", "")),
         base_score=_int(document, "base_score", "规则集"),
         positive_cap=_int(document, "positive_cap", "规则集", minimum=0),
@@ -384,6 +416,66 @@ def parse_internal_control(document: dict[str, Any]) -> InternalControl:
     if not isinstance(value, bool):
         raise RuleSetError("internal_control.separation_of_duties 须为 true 或 false")
     return InternalControl(separation_of_duties=value)
+
+
+def parse_plan_rules(document: dict[str, Any], supervision: dict[str, Any]) -> PlanRules:
+    """The `[plan]` section; a version saved before it existed draws at its `[supervision]` rates and two
+    inspectors per firm. Rates are one per grade A–D, each from 0 to 1."""
+    doc = document.get("plan")
+    if doc is None:
+        return PlanRules(rates={k: float(v) for k, v in supervision.items()})
+    if not isinstance(doc, dict):
+        raise RuleSetError("plan 须为一个表")
+    unknown = set(doc) - {"rates", "inspectors_per_firm"}
+    if unknown:
+        raise RuleSetError(f"plan 中有未知的设置：{'、'.join(sorted(unknown))}")
+    rates = doc.get("rates", supervision)
+    if (
+        not isinstance(rates, dict)
+        or set(rates) != {"A", "B", "C", "D"}
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in rates.values())
+    ):
+        raise RuleSetError("plan.rates 须为 A、B、C、D 各一个 0 到 1 之间的比例")
+    inspectors = _int({"n": doc.get("inspectors_per_firm", 2)}, "n", "plan.inspectors_per_firm", minimum=1)
+    return PlanRules(rates={k: float(v) for k, v in rates.items()}, inspectors_per_firm=inspectors)
+
+
+def parse_honour_rules(document: dict[str, Any]) -> HonourRules:
+    """The `[honour_rolls]` section (none: no rolls); rolls are kept longest first, codes unique."""
+    doc = document.get("honour_rolls")
+    if doc is None:
+        return HonourRules()
+    if not isinstance(doc, dict):
+        raise RuleSetError("honour_rolls 须为一个表")
+    unknown = set(doc) - {"publish", "pass_type", "check_types", "rolls"}
+    if unknown:
+        raise RuleSetError(f"honour_rolls 中有未知的设置：{'、'.join(sorted(unknown))}")
+    publish = doc.get("publish", False)
+    if not isinstance(publish, bool):
+        raise RuleSetError("honour_rolls.publish 须为 true 或 false")
+    check_types = _types(doc.get("check_types", list(HonourRules.check_types)), "honour_rolls.check_types")
+    pass_type = str(doc.get("pass_type", "spot_check_pass"))
+    if pass_type not in check_types:
+        raise RuleSetError("honour_rolls.pass_type 须为 check_types 之一")
+    rolls = []
+    for i, roll in enumerate(doc.get("rolls") or []):
+        where = f"honour_rolls.rolls[{i}]"
+        if not isinstance(roll, dict) or not str(roll.get("code") or "").strip() or not str(roll.get("label") or ""):
+            raise RuleSetError(f"{where} 须有 code 与 label")
+        rolls.append(
+            HonourRoll(
+                code=str(roll["code"]).strip(),
+                label=str(roll["label"]),
+                years=_int(roll, "years", where, minimum=1),
+                min_checks=_int({"min_checks": roll.get("min_checks", 1)}, "min_checks", where, minimum=1),
+            )
+        )
+    if len({r.code for r in rolls}) != len(rolls):
+        raise RuleSetError("honour_rolls.rolls 的 code 不能重复")
+    if len({r.years for r in rolls}) != len(rolls):
+        raise RuleSetError("honour_rolls.rolls 的 years 不能重复")
+    rolls.sort(key=lambda r: -r.years)
+    return HonourRules(rolls=tuple(rolls), pass_type=pass_type, check_types=check_types, publish=publish)
 
 
 def _texts(values: Any, where: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:

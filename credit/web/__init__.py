@@ -118,6 +118,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(checks_bp)  # /check for checkers, /admin/checks for admins
     app.register_blueprint(stats_bp, url_prefix="/admin")
     app.register_blueprint(public_stats_bp)
+    from credit.web.supervision.routes import bp as supervision_bp
+
+    app.register_blueprint(supervision_bp, url_prefix="/admin")
 
 
 def register_errorhandlers(app: Flask) -> None:

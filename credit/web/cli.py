@@ -819,3 +819,5 @@ def stats_command(year: int | None, as_of: str | None, as_json: bool) -> None:
         click.echo(
             f"  {'红牌' if w['level'] == 'red' else '黄牌'} {where} 不合格率 {w['rate']:.2%}(全市 {w['city_rate']:.2%})"
         )
+# Commands of their own modules, registered on the group when it is imported.
+import credit.web.plan_cli  # noqa: E402, F401

@@ -18,7 +18,9 @@ from credit.web.extensions import login_manager
 
 STAFF = ("admin", "recorder", "reviewer")
 # Blueprints whose pages show what only staff may see: never stored by a browser or a proxy.
-STAFF_BLUEPRINTS = frozenset({"admin", "records", "rules", "dueprocess", "announcements", "checks", "auth", "stats"})
+STAFF_BLUEPRINTS = frozenset(
+    {"admin", "records", "rules", "dueprocess", "announcements", "checks", "auth", "stats", "supervision"}
+)
 # The session's own clock: when the user proved who they are and when they were last seen (epoch seconds).
 AUTH_AT, SEEN_AT = "auth_at", "seen_at"
 SEEN_RESOLUTION = 60  # refresh "last seen" at most once a minute: not a new cookie on every request

@@ -69,7 +69,33 @@ def index():
         from credit.services.calendar import calendar_warnings
 
         warnings = calendar_warnings(session, today=today(), warn_days=current_app.config["CALENDAR_WARN_DAYS"])
-    return render_template("admin/index.html", counts=counts, calendar_warnings=warnings)
+    queues, admin_warnings = _work_queues(session)
+    return render_template(
+        "admin/index.html", counts=counts, calendar_warnings=warnings, queues=queues, admin_warnings=admin_warnings
+    )
+
+
+def _work_queues(session):
+    """The signed-in user's work queues and, for an admin, the warnings (credit.services.work_queues)."""
+    from credit.clock import now, today
+    from credit.services.rulesets import active_ruleset
+    from credit.services.work_queues import admin_warnings, recorder_queues, reviewer_queues
+
+    limit = current_app.config.get("WORK_QUEUE_ITEMS", 10)
+    queues = []
+    if current_user.has_role("recorder"):
+        queues += recorder_queues(session, current_user, limit=limit)
+    if current_user.has_role("reviewer"):
+        queues += reviewer_queues(session, current_user, today=today(), limit=limit)
+    warnings = []
+    if current_user.has_role("admin"):
+        warnings = admin_warnings(
+            session,
+            now=now(),
+            stale_days=current_app.config.get("API_KEY_STALE_DAYS", 90),
+            inspectors_per_firm=active_ruleset(session).plan.inspectors_per_firm,
+        )
+    return queues, warnings
 
 
 @bp.route("/firms")
