@@ -788,6 +788,8 @@ def deliver_command(once: bool) -> None:
             on_pass=note,
         )
     click.echo(f"已投递 {totals['delivered']},待重试 {totals['retrying']},已搁置 {totals['parked']}")
+
+
 @credit_cli.command("stats")
 @click.option("--year", type=int, default=None, help="The year of the pass rates; default the year of --as-of.")
 @click.option("--as-of", "as_of", default=None, help="The date of grades, lists and warnings (YYYY-MM-DD).")
@@ -819,5 +821,7 @@ def stats_command(year: int | None, as_of: str | None, as_json: bool) -> None:
         click.echo(
             f"  {'红牌' if w['level'] == 'red' else '黄牌'} {where} 不合格率 {w['rate']:.2%}(全市 {w['city_rate']:.2%})"
         )
+
+
 # Commands of their own modules, registered on the group when it is imported.
 import credit.web.plan_cli  # noqa: E402, F401

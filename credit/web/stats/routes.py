@@ -230,7 +230,9 @@ def dashboard():
     session = get_session()
     year, day = _period()
     stats = city_statistics(session, active_ruleset(session), year=year, as_of=day)
-    return render_template("stats/dashboard.html", stats=stats, figures=_figures(stats, STAFF_FIGURES), public=False, labels=_LABELS)
+    return render_template(
+        "stats/dashboard.html", stats=stats, figures=_figures(stats, STAFF_FIGURES), public=False, labels=_LABELS
+    )
 
 
 def _download(title: str, header: list[str], rows: list[list], name: str, fmt: str):
@@ -336,4 +338,6 @@ def public_statistics():
         abort(404)
     year, day = resolve_period(None, None, today())
     stats = city_statistics(session, rules, year=year, as_of=day)
-    return render_template("stats/dashboard.html", stats=stats, figures=_figures(stats, names), public=True, labels=_LABELS)
+    return render_template(
+        "stats/dashboard.html", stats=stats, figures=_figures(stats, names), public=True, labels=_LABELS
+    )
